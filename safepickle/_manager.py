@@ -1,0 +1,140 @@
+"""PolicyManager: owns one pluggy PluginManager; the only code that touches ``.hook``."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, Iterable, Sequence
+
+import pluggy
+
+from . import hookspecs
+from .decision import Decision, GlobalRef, Verdict
+from .errors import PluginError, PolicyError, SafePickleError
+
+__all__ = ["ENTRY_POINT_GROUP", "PolicyManager"]
+
+ENTRY_POINT_GROUP = "safepickle"
+#: plugins shipped inside the core package, by the name a policy can use for them
+BUILTIN_PLUGIN_MODULES = {"stdlib": "safepickle.builtin.stdlib"}
+_DECISION_HOOKS = ("safepickle_decide",)
+
+
+class _PluginManager(pluggy.PluginManager):
+    """Treats every ``safepickle_*`` attribute as a hook, marked or not (as pytest does for
+    ``pytest_*``), so that a misspelled hook fails ``check_pending`` instead of being ignored."""
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith("safepickle_"):
+            if callable(getattr(plugin, name, None)):
+                return {
+                    "wrapper": False,
+                    "hookwrapper": False,
+                    "optionalhook": False,
+                    "tryfirst": False,
+                    "trylast": False,
+                    "specname": None,
+                }
+        return opts
+
+
+class PolicyManager:
+    """The plugins of one policy, and the aggregation rules for their answers."""
+
+    def __init__(self, plugins: Sequence[tuple[str, object]], entry_points: Iterable[str]) -> None:
+        pm = _PluginManager(ENTRY_POINT_GROUP)
+        pm.add_hookspecs(hookspecs)
+        disabled = os.environ.get("SAFEPICKLE_DISABLE_PLUGINS", "")
+        for name in filter(None, (part.strip() for part in disabled.split(","))):
+            pm.set_blocked(name)
+        try:
+            for name, plugin in plugins:
+                if not pm.is_blocked(name):
+                    pm.register(plugin, name=name)
+            for name in entry_points:
+                self._load_entry_point(pm, name)
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PolicyError(f"plugin {exc.plugin!r} is invalid: {exc}") from exc
+        for hook_name in _DECISION_HOOKS:
+            for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                if impl.wrapper or impl.hookwrapper:
+                    raise PolicyError(
+                        f"plugin {impl.plugin_name!r} implements {hook_name} as a wrapper; "
+                        "wrappers could replace another plugin's deny, so they are refused"
+                    )
+        self._pm = pm
+        self.has_persistent_load = bool(pm.hook.safepickle_persistent_load.get_hookimpls())
+        self.has_validators = bool(pm.hook.safepickle_validate_object.get_hookimpls())
+        self.has_auditors = bool(pm.hook.safepickle_audit.get_hookimpls())
+
+    @staticmethod
+    def _load_entry_point(pm: pluggy.PluginManager, name: str) -> None:
+        if pm.is_blocked(name) or pm.get_plugin(name) is not None:
+            return
+        builtin = BUILTIN_PLUGIN_MODULES.get(name)
+        if builtin is not None:
+            pm.register(importlib.import_module(builtin), name=name)
+            return
+        if pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name) == 0:
+            raise PolicyError(
+                f"no safepickle plugin named {name!r} is installed (entry-point group "
+                f"'{ENTRY_POINT_GROUP}'); install it, or remove it from the policy's plugins"
+            )
+
+    @property
+    def plugin_names(self) -> list[str]:
+        """Names of the registered plugins, in registration order."""
+        return [name for name, _ in self._pm.list_name_plugin()]
+
+    def decide(self, ref: GlobalRef, policy: object) -> Decision:
+        """Ask every plugin; any deny wins, an allow needs at least one plugin, else deny."""
+        hook = self._pm.hook.safepickle_decide
+        kwargs = {"ref": ref, "policy": policy}
+        allow: Decision | None = None
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                result = impl.function(*(kwargs[arg] for arg in impl.argnames))
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} raised while deciding '{ref.dotted}': {exc!r}"
+                ) from exc
+            if result is None:
+                continue
+            if not isinstance(result, Decision):
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} returned {result!r} for '{ref.dotted}'; "
+                    "safepickle_decide must return a Decision or None"
+                )
+            result = Decision(
+                result.verdict,
+                result.reason,
+                rule=result.rule,
+                plugin=impl.plugin_name,
+                substitute=result.substitute,
+            )
+            if result.verdict is Verdict.DENY:
+                return result
+            if allow is None:
+                allow = result
+        if allow is not None:
+            return allow
+        return Decision.deny("no plugin of the policy allows it", rule="default-deny")
+
+    def persistent_load(self, pid: Any, context: Any) -> Any:
+        return self._call("safepickle_persistent_load", pid=pid, context=context)
+
+    def validate(self, obj: Any, context: Any) -> None:
+        self._call("safepickle_validate_object", obj=obj, context=context)
+
+    def audit(self, event: Any) -> None:
+        self._call("safepickle_audit", event=event)
+
+    def _call(self, name: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._pm.hook, name)(**kwargs)
+        except SafePickleError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"a plugin's {name} raised: {exc!r}") from exc

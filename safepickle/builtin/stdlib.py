@@ -1,0 +1,112 @@
+"""The default policy: plain data and the standard library's value types.
+
+Each entry says why it is safe to call with *any* arguments an attacker chooses: these are
+constructors of immutable or plain values that run no code taken from the stream, import nothing
+by name and touch no file, process or socket.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from safepickle import hookimpl
+from safepickle.decision import Decision, GlobalRef
+
+__all__ = ["SAFE_GLOBALS", "safepickle_decide"]
+
+
+def _latin1_bytes(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """``_codecs.encode`` as protocols 0-2 use it for bytes: ``encode(text, "latin1")`` only.
+
+    The real ``_codecs.encode`` looks codecs up by name, which may import modules; the pickler
+    only ever writes latin1, so nothing else is accepted.
+    """
+    if type(obj) is not str or encoding not in ("latin1", "latin-1", "iso-8859-1"):
+        raise ValueError("safepickle accepts _codecs.encode(str, 'latin1') only")
+    return obj.encode("latin-1", errors)
+
+
+_CONSTRUCTS_VALUE = "constructs a plain value from its arguments; runs no code from the stream"
+
+#: canonical name -> why it is safe with any arguments
+SAFE_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
+    {
+        # builtins: value types and the singletons pickle writes by name
+        "builtins.set": _CONSTRUCTS_VALUE,
+        "builtins.frozenset": _CONSTRUCTS_VALUE,
+        "builtins.bytearray": _CONSTRUCTS_VALUE,
+        "builtins.bytes": _CONSTRUCTS_VALUE,
+        "builtins.complex": _CONSTRUCTS_VALUE,
+        "builtins.range": _CONSTRUCTS_VALUE,
+        "builtins.slice": _CONSTRUCTS_VALUE,
+        "builtins.int": _CONSTRUCTS_VALUE,
+        "builtins.float": _CONSTRUCTS_VALUE,
+        "builtins.bool": _CONSTRUCTS_VALUE,
+        "builtins.str": "str(x) calls x.__str__, but x can only be a value the policy allowed",
+        "builtins.list": "list(x) iterates x, which can only be a value the policy allowed",
+        "builtins.tuple": "tuple(x) iterates x, which can only be a value the policy allowed",
+        "builtins.dict": "dict(x) iterates x, which can only be a value the policy allowed",
+        "builtins.object": "object() makes an empty object; copyreg._reconstructor names it",
+        "builtins.Ellipsis": "a singleton constant",
+        "builtins.NotImplemented": "a singleton constant",
+        # copyreg: how protocols 0-2 rebuild instances of classes the policy allowed
+        "copyreg._reconstructor": "object.__new__/base.__init__ of classes that are globals "
+        "the policy decided separately",
+        "copyreg.__newobj__": "cls.__new__(cls, *args) for a cls the policy decided separately",
+        "copyreg.__newobj_ex__": "cls.__new__(cls, *args, **kw) for a cls the policy decided",
+        # datetime family
+        "datetime.date": _CONSTRUCTS_VALUE,
+        "datetime.time": _CONSTRUCTS_VALUE,
+        "datetime.datetime": _CONSTRUCTS_VALUE,
+        "datetime.timedelta": _CONSTRUCTS_VALUE,
+        "datetime.timezone": _CONSTRUCTS_VALUE,
+        "datetime.tzinfo": "abstract base: constructs an empty tzinfo",
+        "zoneinfo.ZoneInfo._unpickle": "reads a time zone by key; keys are validated by "
+        "zoneinfo (no absolute paths, no '..'), read-only",
+        # numbers
+        "decimal.Decimal": _CONSTRUCTS_VALUE,
+        "fractions.Fraction": _CONSTRUCTS_VALUE,
+        # identifiers and addresses
+        "uuid.UUID": _CONSTRUCTS_VALUE,
+        "uuid.SafeUUID": "an enum; calling it looks a member up by value",
+        "ipaddress.IPv4Address": _CONSTRUCTS_VALUE,
+        "ipaddress.IPv6Address": _CONSTRUCTS_VALUE,
+        "ipaddress.IPv4Network": _CONSTRUCTS_VALUE,
+        "ipaddress.IPv6Network": _CONSTRUCTS_VALUE,
+        "ipaddress.IPv4Interface": _CONSTRUCTS_VALUE,
+        "ipaddress.IPv6Interface": _CONSTRUCTS_VALUE,
+        # collections
+        "collections.OrderedDict": _CONSTRUCTS_VALUE,
+        "collections.defaultdict": "its default_factory can only be a global the policy "
+        "allowed, called with no arguments",
+        "collections.deque": _CONSTRUCTS_VALUE,
+        "collections.Counter": _CONSTRUCTS_VALUE,
+        "collections.ChainMap": _CONSTRUCTS_VALUE,
+        "collections.UserDict": _CONSTRUCTS_VALUE,
+        "collections.UserList": _CONSTRUCTS_VALUE,
+        "collections.UserString": _CONSTRUCTS_VALUE,
+        "array.array": _CONSTRUCTS_VALUE,
+        "array._array_reconstructor": "rebuilds an array from a typecode and machine bytes",
+        # pure paths: string manipulation only, no file system access
+        "pathlib.PurePath": _CONSTRUCTS_VALUE + "; no file system access",
+        "pathlib.PurePosixPath": _CONSTRUCTS_VALUE + "; no file system access",
+        "pathlib.PureWindowsPath": _CONSTRUCTS_VALUE + "; no file system access",
+        "pathlib._local.PurePath": _CONSTRUCTS_VALUE + "; no file system access",
+        "pathlib._local.PurePosixPath": _CONSTRUCTS_VALUE + "; no file system access",
+        "pathlib._local.PureWindowsPath": _CONSTRUCTS_VALUE + "; no file system access",
+        # protocols 0-2 write bytes as _codecs.encode(text, "latin1"): narrowed, see above
+        "_codecs.encode": "narrowed to encode(str, 'latin1'), the only call picklers write",
+    }
+)
+
+_SUBSTITUTES: dict[str, Any] = {"_codecs.encode": _latin1_bytes}
+
+
+@hookimpl
+def safepickle_decide(ref: GlobalRef) -> Decision | None:
+    """Allow the standard library's plain value types; abstain on everything else."""
+    reason = SAFE_GLOBALS.get(ref.dotted)
+    if reason is None:
+        return None
+    return Decision.allow(reason, rule="stdlib", substitute=_SUBSTITUTES.get(ref.dotted))

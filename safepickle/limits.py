@@ -1,0 +1,50 @@
+"""Resource limits the verifier enforces before the C unpickler sees a byte."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .errors import PolicyError
+
+__all__ = ["Limits"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds on one pickle stream; each is checked statically by the verifier.
+
+    The defaults sit far above what a benign payload needs (a list of a million ints is about a
+    million opcodes and a stack of a thousand; a 10,000-deep nested list a stack of 10,000) and
+    far below what exhausts a machine. Override per policy: ``Limits(max_input_bytes=8 << 30)``
+    or ``policy.with_limits(max_opcodes=...)``.
+
+    .. versionadded:: 0.1
+    """
+
+    #: bytes read for one pickle; a file is never read past this, whatever a length prefix says
+    max_input_bytes: int = 2 << 30
+    #: opcodes executed for one pickle (each can allocate an object: this bounds memory)
+    max_opcodes: int = 20_000_000
+    #: values on the unpickler stack at once, marks included: nesting depth and open tuples
+    max_stack_depth: int = 2_000_000
+    #: memo entries; an index is also never beyond the entries the stream has written so far
+    max_memo_entries: int = 10_000_000
+    #: items one opcode adds to a container or tuple at once (APPENDS, SETITEMS, TUPLE ...)
+    max_container_items: int = 2_000_000
+    #: digits of a protocol-0 INT/LONG (CPython's own default ``int`` max str digits is 4300)
+    max_int_digits: int = 4300
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if type(value) is not int or value < 1:
+                raise PolicyError(f"limit {field.name} must be a positive int, got {value!r}")
+
+    def replace(self, **changes: Any) -> Limits:
+        """A copy with some limits changed; unknown names are a :class:`PolicyError`."""
+        known = {field.name for field in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise PolicyError(f"unknown limit(s) {unknown}; known: {sorted(known)}")
+        return replace(self, **changes)

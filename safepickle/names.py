@@ -1,0 +1,52 @@
+"""Canonical names: what the policy decides on, whatever spelling the stream used.
+
+Protocol 0-2 streams written by Python 2 name ``__builtin__``, ``copy_reg``, ``cPickle``...;
+CPython maps them through :mod:`_compat_pickle` when ``fix_imports`` is on, so we map them the
+same way *before* any decision (``__builtin__.eval`` is decided as ``builtins.eval``).
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import re
+
+from .decision import GlobalRef
+
+__all__ = ["canonical_ref", "name_problem"]
+
+_IDENTIFIER = re.compile(r"[^\W\d]\w*\Z")
+
+# Dunder globals that pickle itself writes; every other dunder in a name is refused by core,
+# since dunders are how name resolution escapes (``__globals__``, ``__builtins__``, ``__class__``).
+_DUNDERS_PICKLE_WRITES = frozenset({"__newobj__", "__newobj_ex__"})
+
+
+def canonical_ref(module: str, name: str, protocol: int, fix_imports: bool) -> GlobalRef:
+    """Map a raw (module, name) from the stream to the name CPython's unpickler would import."""
+    if protocol < 3 and fix_imports:
+        mapped = _compat_pickle.NAME_MAPPING.get((module, name))
+        if mapped is not None:
+            module, name = mapped
+        else:
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+    return GlobalRef(module, name)
+
+
+def name_problem(ref: GlobalRef) -> str | None:
+    """Why ``ref`` can never be resolved safely, or None when its shape is fine.
+
+    Checked in core, before any plugin is asked: identifiers only, no relative or empty parts,
+    no ``<locals>``, no dunders (except ``__main__`` as a module and what pickle writes).
+    """
+    module_parts = ref.module.split(".")
+    for part in module_parts:
+        if not _IDENTIFIER.match(part):
+            return f"module name {ref.module!r} is not a dotted identifier"
+        if part.startswith("__") and part.endswith("__") and part != "__main__":
+            return f"module name {ref.module!r} has a dunder part"
+    for part in ref.qualname.split("."):
+        if not _IDENTIFIER.match(part):
+            return f"name {ref.qualname!r} is not a dotted identifier"
+        if part.startswith("__") and part not in _DUNDERS_PICKLE_WRITES:
+            return f"name {ref.qualname!r} reaches through a dunder attribute"
+    return None

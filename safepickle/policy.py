@@ -1,0 +1,187 @@
+"""Policy: what one load may reference, and the limits it runs under.
+
+A Policy is immutable and per call: build one and pass it as ``policy=``; methods such as
+:meth:`Policy.allowing` return a new policy. Nothing here is process-global: two callers with
+different policies never see each other's allow-lists. A policy caches its plugins' decisions
+and the objects it resolved, so a stream with thousands of distinct globals pays for each once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .builtin import DEFAULT_PLUGINS
+from .builtin.allowlist import AllowList
+from .decision import Decision, GlobalRef, Verdict
+from .floor import floor_reason
+from .limits import Limits
+from .names import name_problem
+
+if TYPE_CHECKING:
+    from ._manager import PolicyManager
+
+__all__ = ["Policy", "allowed"]
+
+
+class Policy:
+    """The allow/deny lists, plugins and limits a load runs under.
+
+    :param allow: classes, functions, ``"pkg.mod.Name"``, ``"pkg.mod:Name"`` or ``"pkg.mod:*"``
+        entries to allow on top of the plugins (see :mod:`safepickle.builtin.allowlist`).
+    :param deny: entries to deny; a deny wins over every allow.
+    :param plugins: plugin objects (modules or instances with ``@hookimpl`` methods), or names
+        of installed plugins (entry-point group ``safepickle``); an installed plugin is only
+        loaded when a policy names it.
+    :param limits: resource limits; :class:`Limits` defaults when omitted.
+    :param defaults: register the built-in standard-library plugin (plain data, datetime,
+        Decimal, UUID ...). Turn off to start from nothing.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = (
+        "_allowlist",
+        "_decisions",
+        "_defaults",
+        "_lock",
+        "_manager",
+        "_plugins",
+        "_resolved",
+        "limits",
+    )
+
+    def __init__(
+        self,
+        *,
+        allow: Iterable[object] = (),
+        deny: Iterable[object] = (),
+        plugins: Iterable[object] = (),
+        limits: Limits | None = None,
+        defaults: bool = True,
+    ) -> None:
+        self._allowlist = AllowList(allow, deny)  # parses and checks entries eagerly
+        self._plugins = tuple(plugins)
+        self._defaults = defaults
+        self.limits = limits if limits is not None else Limits()
+        self._manager: PolicyManager | None = None
+        self._lock = threading.Lock()
+        self._decisions: dict[GlobalRef, Decision] = {}
+        self._resolved: dict[GlobalRef, Any] = {}
+
+    def __repr__(self) -> str:
+        allow = [e.text for e in self._allowlist.allow_entries]
+        deny = [e.text for e in self._allowlist.deny_entries]
+        return (
+            f"Policy(allow={allow!r}, deny={deny!r}, plugins={list(self.plugin_names)!r}, "
+            f"defaults={self._defaults!r})"
+        )
+
+    # --- derived policies ---------------------------------------------------------------
+    def _derive(self, **changes: Any) -> Policy:
+        settings: dict[str, Any] = {
+            "allow": [e.text for e in self._allowlist.allow_entries],
+            "deny": [e.text for e in self._allowlist.deny_entries],
+            "plugins": self._plugins,
+            "limits": self.limits,
+            "defaults": self._defaults,
+        }
+        settings.update(changes)
+        return Policy(**settings)
+
+    def allowing(self, *entries: object) -> Policy:
+        """A new policy that also allows ``entries``."""
+        return self._derive(allow=[*(e.text for e in self._allowlist.allow_entries), *entries])
+
+    def denying(self, *entries: object) -> Policy:
+        """A new policy that also denies ``entries``."""
+        return self._derive(deny=[*(e.text for e in self._allowlist.deny_entries), *entries])
+
+    def with_plugins(self, *plugins: object) -> Policy:
+        """A new policy with more plugins."""
+        return self._derive(plugins=(*self._plugins, *plugins))
+
+    def with_limits(self, **limits: int) -> Policy:
+        """A new policy with some limits changed (``max_input_bytes=...``)."""
+        return self._derive(limits=self.limits.replace(**limits))
+
+    # --- plugins ------------------------------------------------------------------------
+    @property
+    def manager(self) -> PolicyManager:
+        """The policy's plugin manager, built on first use."""
+        manager = self._manager
+        if manager is None:
+            with self._lock:
+                if self._manager is None:
+                    self._manager = self._build_manager()
+                manager = self._manager
+        return manager
+
+    def _build_manager(self) -> PolicyManager:
+        from ._manager import PolicyManager
+
+        registered: list[tuple[str, object]] = []
+        if self._defaults:
+            for module_name in DEFAULT_PLUGINS:
+                registered.append((module_name, importlib.import_module(module_name)))
+        registered.append(("allowlist", self._allowlist))
+        entry_points: list[str] = []
+        for plugin in self._plugins:
+            if isinstance(plugin, str):
+                entry_points.append(plugin)
+            else:
+                name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}@{id(plugin):x}"
+                registered.append((name, plugin))
+        return PolicyManager(registered, entry_points)
+
+    @property
+    def plugin_names(self) -> tuple[str, ...]:
+        """Names of the plugins this policy asks."""
+        return tuple(self.manager.plugin_names)
+
+    # --- decisions ----------------------------------------------------------------------
+    def decide(self, ref: GlobalRef) -> Decision:
+        """The policy's decision on ``ref``: name checks and the floor first, then plugins."""
+        decision = self._decisions.get(ref)
+        if decision is None:
+            problem = name_problem(ref)
+            if problem is not None:
+                decision = Decision(Verdict.DENY, problem, rule="bad-name", plugin="core")
+            else:
+                reason = floor_reason(ref)
+                if reason is not None:
+                    decision = Decision(Verdict.DENY, reason, rule="floor", plugin="core")
+                else:
+                    decision = self.manager.decide(ref, self)
+            self._decisions[ref] = decision
+        return decision
+
+    def cached_object(self, ref: GlobalRef) -> Any:
+        """The object resolved for ``ref`` earlier, or a KeyError."""
+        return self._resolved[ref]
+
+    def cache_object(self, ref: GlobalRef, obj: Any) -> None:
+        self._resolved[ref] = obj
+
+
+_DEFAULT: Policy | None = None
+
+
+def default_policy() -> Policy:
+    """The default policy (plain data and standard-library value types), shared because it is
+    immutable and its caches hold only deterministic answers."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Policy()
+    return _DEFAULT
+
+
+def allowed(*entries: object, policy: Policy | None = None) -> Policy:
+    """A policy that allows ``entries`` on top of ``policy`` (the default policy when None).
+
+    ``safepickle.allowed(User, "myapp.models:*")``
+
+    .. versionadded:: 0.1
+    """
+    return (policy or default_policy()).allowing(*entries)

@@ -1,0 +1,897 @@
+"""The verifier: one linear pass over a pickle's opcodes that executes nothing.
+
+It checks the stream's structure the way CPython's C unpickler would (so that execution cannot
+fail half way on a malformed stream), enforces the policy's :class:`~safepickle.Limits`, and keeps
+a symbolic stack just rich enough to know
+
+* every global the stream references, including ``STACK_GLOBAL`` operands fetched from the memo;
+* what every ``BUILD``, ``SETITEM(S)``, ``APPEND(S)`` and ``ADDITEMS`` acts on (never a global);
+* what every ``REDUCE``, ``NEWOBJ(_EX)`` and ``OBJ`` calls (only ever a global, which the policy
+  then decides).
+
+Symbolic values are cheap on purpose (no object per opcode): ``_DATA`` for any plain value,
+an ``int`` (the opcode's offset) for a str constant that ``STACK_GLOBAL`` may need, a
+:class:`_Global` for an imported name and :class:`_GetattrArgs` for the one tuple shape
+Python 3.14 uses to pickle nested classes. The scanner and the loader share this pass, so
+scanning a stream and loading it can never disagree.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Union
+
+from .decision import GlobalRef
+from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
+from .limits import Limits
+from .names import canonical_ref
+
+__all__ = ["GlobalUse", "Verified", "verify"]
+
+HIGHEST_PROTOCOL = 5
+_GETATTR = GlobalRef("builtins", "getattr")
+
+# The value every plain datum (number, bytes, container, call result) stands as.
+_DATA = object()
+
+
+class _Global:
+    """A name the stream imports: by ``GLOBAL``/``INST``/``STACK_GLOBAL``, or by the 3.14
+    ``getattr(parent, "attr")`` shape (then ``parent`` and ``attr`` are set)."""
+
+    __slots__ = ("attr", "is_getattr", "key", "offset", "opcode", "parent", "ref")
+
+    def __init__(
+        self,
+        key: tuple[str, str],
+        ref: GlobalRef,
+        offset: int,
+        opcode: str,
+        parent: _Global | None = None,
+        attr: str = "",
+    ) -> None:
+        self.key = key
+        self.ref = ref
+        self.offset = offset
+        self.opcode = opcode
+        self.parent = parent
+        self.attr = attr
+        self.is_getattr = parent is None and ref == _GETATTR
+
+
+class _GetattrArgs:
+    """A 2-tuple ``(global, "attr")``: the arguments of a 3.14 nested-class reference."""
+
+    __slots__ = ("attr", "parent")
+
+    def __init__(self, parent: _Global, attr: str) -> None:
+        self.parent = parent
+        self.attr = attr
+
+
+_Sym = Union[object, int, _Global, _GetattrArgs]
+
+
+@dataclass(frozen=True)
+class GlobalUse:
+    """One distinct global a stream references, as found by the verifier.
+
+    ``ref`` is the canonical name the policy decides on; ``raw_module``/``raw_name`` what the
+    stream spelled (for a 3.14 ``getattr`` reference, the parent's raw names and the dotted
+    attribute); ``offset`` where it first appears; ``opcode`` the opcode that named it.
+
+    .. versionadded:: 0.1
+    """
+
+    ref: GlobalRef
+    raw_module: str
+    raw_name: str
+    offset: int
+    opcode: str
+    #: for a 3.14 ``getattr(parent, attr)`` reference: the parent's key and the attribute
+    via_getattr: tuple[tuple[str, str], str] | None = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What the verifier learned about one stream; nothing in it has been executed.
+
+    .. versionadded:: 0.1
+    """
+
+    #: offset of the first byte of the stream and just past its ``STOP``
+    start: int
+    end: int
+    protocol: int
+    #: every distinct global, in order of first appearance
+    globals: tuple[GlobalUse, ...]
+    #: whether the exact ``getattr(global, "attr")`` shape was used (and nothing else of getattr)
+    uses_getattr_shape: bool
+    framed: bool
+    opcodes: int
+    persistent_ids: int
+    out_of_band_buffers: int
+    #: the raw keys ``(module, name)`` the C unpickler will pass to ``find_class``
+    raw_keys: frozenset[tuple[str, str]] = field(default=frozenset())
+
+
+# --- the opcode table -----------------------------------------------------------------------
+# Each opcode byte maps to a small int "kind", dispatched by an if-chain ordered by how often the
+# kind appears in real pickles. Fixed-size pushes share one kind and a step table.
+_UNKNOWN = 0
+_PUSH = 1  # fixed-size argument, pushes one datum
+_MEMOIZE = 2
+_SHORT_UNICODE = 3
+_BINPUT = 4
+_BINGET = 5
+_APPENDS = 6
+_SETITEMS = 7
+_MARK = 8
+_APPEND = 9
+_SETITEM = 10
+_SHORT_DATA = 11  # 1-byte length prefix
+_DATA4 = 12  # 4-byte length prefix
+_DATA8 = 13  # 8-byte length prefix
+_TUPLE_N = 14
+_BUILD = 15
+_REDUCE = 16
+_NEWOBJ = 17
+_FRAME = 18
+_STACK_GLOBAL = 19
+_GLOBAL = 20
+_OTHER = 21  # everything rare: handled in a slower second function
+
+_KIND = [_UNKNOWN] * 256
+_STEP = [0] * 256
+for _code, _step in (
+    (b"K", 2), (b"M", 3), (b"J", 5), (b"G", 9), (b"N", 1), (b"\x88", 1), (b"\x89", 1),
+    (b"]", 1), (b"}", 1), (b")", 1), (b"\x8f", 1),
+):  # fmt: skip
+    _KIND[_code[0]] = _PUSH
+    _STEP[_code[0]] = _step
+for _code, _kind in (
+    (b"\x94", _MEMOIZE), (b"\x8c", _SHORT_UNICODE), (b"q", _BINPUT), (b"h", _BINGET),
+    (b"e", _APPENDS), (b"u", _SETITEMS), (b"(", _MARK), (b"a", _APPEND), (b"s", _SETITEM),
+    (b"C", _SHORT_DATA), (b"U", _SHORT_DATA), (b"\x8a", _SHORT_DATA),
+    (b"X", _DATA4), (b"B", _DATA4), (b"T", _DATA4), (b"\x8b", _DATA4),
+    (b"\x8d", _DATA8), (b"\x8e", _DATA8), (b"\x96", _DATA8),
+    (b"\x85", _TUPLE_N), (b"\x86", _TUPLE_N), (b"\x87", _TUPLE_N),
+    (b"b", _BUILD), (b"R", _REDUCE), (b"\x81", _NEWOBJ), (b"\x95", _FRAME),
+    (b"\x93", _STACK_GLOBAL), (b"c", _GLOBAL),
+):  # fmt: skip
+    _KIND[_code[0]] = _kind
+for _byte in b"012dgijlloprt.FILPQSV\x80\x82\x83\x84\x90\x91\x92\x97\x98":
+    _KIND[_byte] = _OTHER
+
+_UNICODE_OPS = frozenset(b"\x8cX\x8dV")
+_NAMES = {
+    0x28: "MARK", 0x2E: "STOP", 0x30: "POP", 0x31: "POP_MARK", 0x32: "DUP", 0x46: "FLOAT",
+    0x49: "INT", 0x4A: "BININT", 0x4B: "BININT1", 0x4C: "LONG", 0x4D: "BININT2", 0x4E: "NONE",
+    0x50: "PERSID", 0x51: "BINPERSID", 0x52: "REDUCE", 0x53: "STRING", 0x54: "BINSTRING",
+    0x55: "SHORT_BINSTRING", 0x56: "UNICODE", 0x58: "BINUNICODE", 0x61: "APPEND",
+    0x62: "BUILD", 0x63: "GLOBAL", 0x64: "DICT", 0x7D: "EMPTY_DICT", 0x65: "APPENDS",
+    0x67: "GET", 0x68: "BINGET", 0x69: "INST", 0x6A: "LONG_BINGET", 0x6C: "LIST",
+    0x5D: "EMPTY_LIST", 0x6F: "OBJ", 0x70: "PUT", 0x71: "BINPUT", 0x72: "LONG_BINPUT",
+    0x73: "SETITEM", 0x74: "TUPLE", 0x29: "EMPTY_TUPLE", 0x75: "SETITEMS", 0x47: "BINFLOAT",
+    0x80: "PROTO", 0x81: "NEWOBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 0x85: "TUPLE1",
+    0x86: "TUPLE2", 0x87: "TUPLE3", 0x88: "NEWTRUE", 0x89: "NEWFALSE", 0x8A: "LONG1",
+    0x8B: "LONG4", 0x42: "BINBYTES", 0x43: "SHORT_BINBYTES", 0x8C: "SHORT_BINUNICODE",
+    0x8D: "BINUNICODE8", 0x8E: "BINBYTES8", 0x8F: "EMPTY_SET", 0x90: "ADDITEMS",
+    0x91: "FROZENSET", 0x92: "NEWOBJ_EX", 0x93: "STACK_GLOBAL", 0x94: "MEMOIZE", 0x95: "FRAME",
+    0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
+}  # fmt: skip
+
+_DECIMAL = re.compile(rb"[0-9]+\Z")
+_INT_TEXT = re.compile(rb"[ \t]*[+-]?[0-9]+[ \t]*\Z")
+_FLOAT_TEXT = re.compile(
+    rb"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)\Z",
+    re.IGNORECASE,
+)
+
+
+def opcode_name(op: int) -> str:
+    """The pickletools name of opcode byte ``op`` (or its hex value when unknown)."""
+    return _NAMES.get(op, f"0x{op:02x}")
+
+
+class _State:
+    """The verifier's state shared between the hot loop and the rare-opcode handler."""
+
+    __slots__ = (
+        "buffers",
+        "encoding",
+        "errors",
+        "fix_imports",
+        "framed",
+        "getattr_key",
+        "getattr_pushes",
+        "getattr_shaped",
+        "globals",
+        "limits",
+        "persistent_ids",
+        "persistent_ok",
+        "protocol",
+        "start",
+    )
+
+    def __init__(
+        self,
+        start: int,
+        limits: Limits,
+        fix_imports: bool,
+        encoding: str,
+        errors: str,
+        persistent_ok: bool,
+    ) -> None:
+        self.start = start
+        self.limits = limits
+        self.fix_imports = fix_imports
+        self.encoding = encoding
+        self.errors = errors
+        self.persistent_ok = persistent_ok
+        self.protocol = 0
+        self.framed = False
+        self.globals: dict[object, _Global] = {}
+        self.getattr_key: tuple[str, str] | None = None
+        self.getattr_pushes = 0
+        self.getattr_shaped = 0
+        self.persistent_ids = 0
+        self.buffers = 0
+
+    def make_global(self, module: str, name: str, offset: int, opcode: str) -> _Global:
+        key = (module, name)
+        found = self.globals.get(key)
+        if found is None:
+            ref = canonical_ref(module, name, self.protocol, self.fix_imports)
+            found = self.globals[key] = _Global(key, ref, offset, opcode)
+            if found.is_getattr:
+                if self.getattr_key is not None:
+                    raise _unsafe(0x63, "the stream spells builtins.getattr two ways", offset)
+                self.getattr_key = key
+        if found.is_getattr:
+            self.getattr_pushes += 1
+        return found
+
+    def attr_global(self, parent: _Global, attr: str, offset: int) -> _Global:
+        key = (parent.key, attr)
+        found = self.globals.get(key)
+        if found is None:
+            ref = GlobalRef(parent.ref.module, f"{parent.ref.qualname}.{attr}")
+            found = _Global(parent.key, ref, offset, "REDUCE", parent=parent, attr=attr)
+            self.globals[key] = found
+        return found
+
+
+def _truncated(offset: int) -> TruncatedPickle:
+    return TruncatedPickle(
+        f"pickle data was truncated at offset {offset}: the stream ends before its STOP opcode",
+        offset=offset,
+    )
+
+
+def _malformed(message: str, offset: int) -> MalformedPickle:
+    return MalformedPickle(f"{message} (at offset {offset})", offset=offset)
+
+
+def _underflow(op: int, offset: int) -> MalformedPickle:
+    return _malformed(f"{opcode_name(op)} pops more values than the stack holds", offset)
+
+
+def _limit(limit: str, maximum: int, what: str, offset: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"{what} exceeds the limit {limit}={maximum:,} (at offset {offset}); if you trust this "
+        f"input, raise it: Policy(limits=Limits({limit}=...))",
+        limit=limit,
+        maximum=maximum,
+        offset=offset,
+    )
+
+
+def _unsafe(op: int, message: str, offset: int) -> UnsafeOpcode:
+    return UnsafeOpcode(f"{message} (at offset {offset})", opcode=opcode_name(op), offset=offset)
+
+
+def _read_line(d: bytes, pos: int, n: int) -> tuple[bytes, int]:
+    """The line starting at ``pos`` without its newline, and the offset after the newline."""
+    nl = d.find(b"\n", pos, n)
+    if nl < 0:
+        raise _truncated(n)
+    return d[pos:nl], nl + 1
+
+
+def _decode_str(d: bytes, pos: int) -> str:
+    """Decode the str constant pushed by the unicode opcode at ``pos`` (for STACK_GLOBAL)."""
+    op = d[pos]
+    if op == 0x8C:
+        size = d[pos + 1]
+        raw = d[pos + 2 : pos + 2 + size]
+    elif op == 0x58:
+        size = int.from_bytes(d[pos + 1 : pos + 5], "little")
+        raw = d[pos + 5 : pos + 5 + size]
+    elif op == 0x8D:
+        size = int.from_bytes(d[pos + 1 : pos + 9], "little")
+        raw = d[pos + 9 : pos + 9 + size]
+    else:  # UNICODE, validated when it was read
+        return d[pos + 1 : d.index(b"\n", pos)].decode("raw-unicode-escape")
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise _malformed("STACK_GLOBAL operand is not valid UTF-8", pos) from None
+
+
+def verify(
+    data: bytes,
+    start: int = 0,
+    *,
+    limits: Limits,
+    fix_imports: bool = True,
+    encoding: str = "ASCII",
+    errors: str = "strict",
+    persistent_ids: bool = False,
+) -> Verified:
+    """Verify the pickle that starts at ``data[start]`` and return what it references.
+
+    Raises a :class:`~safepickle.SafePickleError` subclass for anything the C unpickler would
+    reject, anything past ``limits``, EXT opcodes, persistent ids (unless ``persistent_ids``),
+    and calls or state changes aimed where they must not be. Executes and imports nothing.
+    """
+    n = len(data)
+    if n - start > limits.max_input_bytes:
+        n = start + limits.max_input_bytes  # the stream must end within the limit
+        too_long_at: int | None = n
+    else:
+        too_long_at = None
+    state = _State(start, limits, fix_imports, encoding, errors, persistent_ids)
+    try:
+        end, opcodes = _run(data, start, n, state)
+    except TruncatedPickle as exc:
+        if too_long_at is not None:
+            raise _limit(
+                "max_input_bytes", limits.max_input_bytes, "the pickle's size", too_long_at
+            ) from None
+        if exc.offset == start:
+            raise TruncatedPickle("no pickle data: the input is empty", offset=start) from None
+        raise
+    except IndexError:
+        # An argument ran past the end of the input: the fast path reads it without a check.
+        if too_long_at is not None:
+            raise _limit(
+                "max_input_bytes", limits.max_input_bytes, "the pickle's size", too_long_at
+            ) from None
+        raise _truncated(n) from None
+    uses: list[GlobalUse] = []
+    raw_keys: set[tuple[str, str]] = set()
+    shaped = state.getattr_shaped > 0 and state.getattr_pushes == state.getattr_shaped
+    for glob in state.globals.values():
+        if glob.parent is not None:
+            via: tuple[tuple[str, str], str] | None = (glob.key, glob.attr)
+            raw_module, raw_name = glob.key[0], f"{glob.key[1]}.{glob.attr}"
+        else:
+            if glob.is_getattr and shaped:
+                raw_keys.add(glob.key)
+                continue  # handed out as the restricted getattr; the floor never sees it
+            via = None
+            raw_module, raw_name = glob.key
+            raw_keys.add(glob.key)
+        uses.append(GlobalUse(glob.ref, raw_module, raw_name, glob.offset, glob.opcode, via))
+    return Verified(
+        start=start,
+        end=end,
+        protocol=state.protocol,
+        globals=tuple(uses),
+        uses_getattr_shape=shaped,
+        framed=state.framed,
+        opcodes=opcodes,
+        persistent_ids=state.persistent_ids,
+        out_of_band_buffers=state.buffers,
+        raw_keys=frozenset(raw_keys),
+    )
+
+
+def _run(d: bytes, pos: int, n: int, st: _State) -> tuple[int, int]:
+    """The hot loop. Returns (offset past STOP, opcodes seen)."""
+    limits = st.limits
+    max_ops = limits.max_opcodes
+    max_depth = limits.max_stack_depth
+    max_items = limits.max_container_items
+    max_memo = limits.max_memo_entries
+    kinds = _KIND
+    steps = _STEP
+    DATA = _DATA
+    stack: list[_Sym] = []
+    push = stack.append
+    marks: list[int] = []
+    fence = 0
+    memo: list[_Sym] = []
+    memo_put = memo.append
+    getattr_global: _Global | None = None
+    ops = 0
+    start = pos
+    if pos >= n:
+        raise _truncated(pos)
+    while True:
+        op = d[pos]
+        kind = kinds[op]
+        ops += 1
+        if kind == _PUSH:
+            pos += steps[op]
+            push(DATA)
+        elif kind == _MEMOIZE:
+            if len(stack) <= fence:
+                raise _underflow(op, pos)
+            if len(memo) >= max_memo:
+                raise _limit("max_memo_entries", max_memo, "the memo", pos)
+            memo_put(stack[-1])
+            pos += 1
+        elif kind == _SHORT_UNICODE:
+            push(pos)
+            pos += 2 + d[pos + 1]
+        elif kind == _BINPUT:
+            index = d[pos + 1]
+            if len(stack) <= fence:
+                raise _underflow(op, pos)
+            if index < len(memo):
+                memo[index] = stack[-1]
+            elif index == len(memo):
+                if index >= max_memo:
+                    raise _limit("max_memo_entries", max_memo, "the memo", pos)
+                memo_put(stack[-1])
+            else:
+                raise _malformed(
+                    f"memo index {index} skips past the {len(memo)} entries written so far", pos
+                )
+            pos += 2
+        elif kind == _BINGET:
+            index = d[pos + 1]
+            if index >= len(memo):
+                raise _malformed(f"memo index {index} was never written", pos)
+            value = memo[index]
+            push(value)
+            if value is getattr_global:
+                st.getattr_pushes += 1
+            pos += 2
+        elif kind == _APPENDS or kind == _SETITEMS:
+            if not marks:
+                raise _malformed(f"{opcode_name(op)} without a MARK", pos)
+            mark = marks.pop()
+            fence = marks[-1] if marks else 0
+            count = len(stack) - mark
+            if mark <= fence:
+                raise _underflow(op, pos)
+            if count > max_items:
+                raise _limit("max_container_items", max_items, "the batch", pos)
+            if kind == _SETITEMS and count & 1:
+                raise _malformed("odd number of items for SETITEMS", pos)
+            target = stack[mark - 1]
+            if target.__class__ is _Global:
+                raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
+            del stack[mark:]
+            pos += 1
+        elif kind == _MARK:
+            marks.append(len(stack))
+            fence = len(stack)
+            if len(stack) + len(marks) > max_depth:
+                raise _limit("max_stack_depth", max_depth, "the stack", pos)
+            pos += 1
+        elif kind == _APPEND or kind == _SETITEM:
+            need = 2 if kind == _APPEND else 3
+            if len(stack) - fence < need:
+                raise _underflow(op, pos)
+            target = stack[-need]
+            if target.__class__ is _Global:
+                raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
+            del stack[1 - need :]
+            pos += 1
+        elif kind == _SHORT_DATA:
+            size = d[pos + 1]
+            if op == 0x55:  # SHORT_BINSTRING: decoded with the caller's encoding
+                _check_binstring(d, pos + 2, size, st, pos)
+            pos += 2 + size
+            push(DATA)
+        elif kind == _DATA4:
+            size = int.from_bytes(d[pos + 1 : pos + 5], "little", signed=op in (0x54, 0x8B))
+            if size < 0:
+                raise _malformed(f"{opcode_name(op)} has a negative length", pos)
+            if pos + 5 + size > n:
+                raise _truncated(n)
+            if op == 0x58:
+                push(pos)
+            else:
+                if op == 0x54:
+                    _check_binstring(d, pos + 5, size, st, pos)
+                push(DATA)
+            pos += 5 + size
+        elif kind == _DATA8:
+            size = int.from_bytes(d[pos + 1 : pos + 9], "little")
+            if pos + 9 + size > n:
+                raise _truncated(n)
+            push(pos if op == 0x8D else DATA)
+            pos += 9 + size
+        elif kind == _TUPLE_N:
+            count = op - 0x84
+            if len(stack) - fence < count:
+                raise _underflow(op, pos)
+            if count == 2 and stack[-2].__class__ is _Global and type(stack[-1]) is int:
+                parent = stack[-2]
+                attr = _decode_str(d, stack[-1])  # type: ignore[arg-type]
+                del stack[-2:]
+                push(_GetattrArgs(parent, attr))  # type: ignore[arg-type]
+            else:
+                del stack[len(stack) - count :]
+                push(DATA)
+            pos += 1
+        elif kind == _BUILD:
+            if len(stack) - fence < 2:
+                raise _underflow(op, pos)
+            stack.pop()
+            target = stack[-1]
+            if target.__class__ is _Global:
+                raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
+            pos += 1
+        elif kind == _REDUCE:
+            if len(stack) - fence < 2:
+                raise _underflow(op, pos)
+            args = stack.pop()
+            func = stack[-1]
+            if func.__class__ is not _Global:
+                raise _calls_non_global(op, pos)
+            if func is getattr_global:
+                if args.__class__ is not _GetattrArgs:
+                    raise _getattr_misused(pos)
+                st.getattr_shaped += 1
+                stack[-1] = st.attr_global(args.parent, args.attr, pos)  # type: ignore[union-attr]
+            else:
+                stack[-1] = DATA
+            pos += 1
+        elif kind == _NEWOBJ:
+            if len(stack) - fence < 2:
+                raise _underflow(op, pos)
+            stack.pop()
+            if stack[-1].__class__ is not _Global or stack[-1] is getattr_global:
+                raise _calls_non_global(op, pos)
+            stack[-1] = DATA
+            pos += 1
+        elif kind == _FRAME:
+            size = int.from_bytes(d[pos + 1 : pos + 9], "little")
+            if pos + 9 > n or pos + 9 + size > n:
+                raise _truncated(n)
+            st.framed = True
+            pos += 9
+        elif kind == _STACK_GLOBAL:
+            if len(stack) - fence < 2:
+                raise _underflow(op, pos)
+            name_at = stack.pop()
+            module_at = stack.pop()
+            if type(name_at) is not int or type(module_at) is not int:
+                raise _unsafe(
+                    op,
+                    "STACK_GLOBAL operands are not str constants, so the global cannot be "
+                    "decided before it runs",
+                    pos,
+                )
+            glob = st.make_global(_decode_str(d, module_at), _decode_str(d, name_at), pos, "STACK_GLOBAL")
+            if glob.is_getattr:
+                getattr_global = glob
+            push(glob)
+            pos += 1
+        elif kind == _GLOBAL:
+            module_raw, after = _read_line(d, pos + 1, n)
+            name_raw, after = _read_line(d, after, n)
+            glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "GLOBAL")
+            if glob.is_getattr:
+                getattr_global = glob
+            push(glob)
+            pos = after
+        elif kind == _OTHER:
+            if op == 0x2E:  # STOP
+                if len(stack) <= fence:
+                    raise _underflow(op, pos)
+                if len(stack) + len(marks) > max_depth:
+                    raise _limit("max_stack_depth", max_depth, "the stack", pos)
+                if ops > max_ops:
+                    raise _limit("max_opcodes", max_ops, "the opcode count", pos)
+                return pos + 1, ops
+            pos, fence, getattr_global = _rare(
+                d, pos, n, op, st, stack, marks, fence, memo, getattr_global
+            )
+        else:
+            if pos == start and op not in (0x80,):
+                raise _malformed(
+                    f"not a pickle: the first byte is {bytes([op])!r}, which is no opcode", pos
+                )
+            raise _malformed(f"invalid opcode byte 0x{op:02x}", pos)
+        if pos >= n:
+            raise _truncated(n)
+        if ops & 0xFFFF == 0:
+            if ops > max_ops:
+                raise _limit("max_opcodes", max_ops, "the opcode count", pos)
+            if len(stack) + len(marks) > max_depth:
+                raise _limit("max_stack_depth", max_depth, "the stack", pos)
+
+
+def _utf8(raw: bytes, pos: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _malformed("a global's name is not valid UTF-8", pos) from None
+
+
+def _check_binstring(d: bytes, begin: int, size: int, st: _State, pos: int) -> None:
+    """Python 2 str: decoded with the caller's encoding, which must not fail mid-execution."""
+    if st.encoding == "bytes" or begin + size > len(d):
+        return
+    try:
+        d[begin : begin + size].decode(st.encoding, st.errors)
+    except (UnicodeError, LookupError) as exc:
+        raise _malformed(
+            f"a Python 2 str does not decode with encoding={st.encoding!r}: {exc}; pass the "
+            "encoding it was written with (often encoding='latin1' or 'bytes')",
+            pos,
+        ) from None
+
+
+def _modifies_global(op: int, target: _Global, pos: int) -> UnsafeOpcode:
+    return _unsafe(
+        op,
+        f"{opcode_name(op)} would modify the imported global '{target.ref.dotted}' "
+        "(monkey-patching the process); only objects the stream created may be changed",
+        pos,
+    )
+
+
+def _calls_non_global(op: int, pos: int) -> UnsafeOpcode:
+    return _unsafe(
+        op,
+        f"{opcode_name(op)} calls a value that is not an imported global, so the policy "
+        "cannot decide it",
+        pos,
+    )
+
+
+def _getattr_misused(pos: int) -> UnsafeOpcode:
+    return _unsafe(
+        0x52,
+        "builtins.getattr is only accepted as getattr(<allowed global>, '<name>'), the shape "
+        "Python 3.14 writes for nested classes",
+        pos,
+    )
+
+
+def _pop_mark(op: int, pos: int, stack: list[_Sym], marks: list[int], max_items: int) -> int:
+    """Pop the innermost mark; return where its items start."""
+    if not marks:
+        raise _malformed(f"{opcode_name(op)} without a MARK", pos)
+    mark = marks.pop()
+    if len(stack) - mark > max_items:
+        raise _limit("max_container_items", max_items, "the batch", pos)
+    return mark
+
+
+def _rare(
+    d: bytes,
+    pos: int,
+    n: int,
+    op: int,
+    st: _State,
+    stack: list[_Sym],
+    marks: list[int],
+    fence: int,
+    memo: list[_Sym],
+    getattr_global: _Global | None,
+) -> tuple[int, int, _Global | None]:
+    """Opcodes real pickles use rarely (protocols 0-1, the memo's long forms, calls by mark)."""
+    limits = st.limits
+    max_items = limits.max_container_items
+    if op == 0x80:  # PROTO
+        if pos != st.start:
+            raise _malformed("PROTO is only valid as the first opcode", pos)
+        proto = d[pos + 1]
+        if proto > HIGHEST_PROTOCOL:
+            raise _malformed(f"unsupported pickle protocol: {proto}", pos)
+        st.protocol = proto
+        return pos + 2, fence, getattr_global
+    if op in (0x72, 0x70):  # LONG_BINPUT, PUT
+        if op == 0x72:
+            index = int.from_bytes(d[pos + 1 : pos + 5], "little")
+            after = pos + 5
+            if after > n:
+                raise _truncated(n)
+        else:
+            line, after = _read_line(d, pos + 1, n)
+            if not _DECIMAL.match(line) or len(line) > 19:
+                raise _malformed(f"PUT index {line!r} is not a decimal number", pos)
+            index = int(line)
+        if len(stack) <= fence:
+            raise _underflow(op, pos)
+        if index < len(memo):
+            memo[index] = stack[-1]
+        elif index == len(memo):
+            if index >= limits.max_memo_entries:
+                raise _limit("max_memo_entries", limits.max_memo_entries, "the memo", pos)
+            memo.append(stack[-1])
+        else:
+            raise _malformed(
+                f"memo index {index} skips past the {len(memo)} entries written so far", pos
+            )
+        return after, fence, getattr_global
+    if op in (0x6A, 0x67):  # LONG_BINGET, GET
+        if op == 0x6A:
+            index = int.from_bytes(d[pos + 1 : pos + 5], "little")
+            after = pos + 5
+            if after > n:
+                raise _truncated(n)
+        else:
+            line, after = _read_line(d, pos + 1, n)
+            if not _DECIMAL.match(line) or len(line) > 19:
+                raise _malformed(f"GET index {line!r} is not a decimal number", pos)
+            index = int(line)
+        if index >= len(memo):
+            raise _malformed(f"memo index {index} was never written", pos)
+        value = memo[index]
+        stack.append(value)
+        if value is getattr_global:
+            st.getattr_pushes += 1
+        return after, fence, getattr_global
+    if op == 0x30:  # POP: pops a mark when one sits on top, as CPython does
+        if marks and marks[-1] == len(stack):
+            marks.pop()
+            return pos + 1, (marks[-1] if marks else 0), getattr_global
+        if len(stack) <= fence:
+            raise _underflow(op, pos)
+        stack.pop()
+        return pos + 1, fence, getattr_global
+    if op == 0x31:  # POP_MARK
+        mark = _pop_mark(op, pos, stack, marks, max_items)
+        del stack[mark:]
+        return pos + 1, (marks[-1] if marks else 0), getattr_global
+    if op == 0x32:  # DUP
+        if len(stack) <= fence:
+            raise _underflow(op, pos)
+        value = stack[-1]
+        stack.append(value)
+        if value is getattr_global:
+            st.getattr_pushes += 1
+        return pos + 1, fence, getattr_global
+    if op in (0x74, 0x6C, 0x64, 0x91):  # TUPLE, LIST, DICT, FROZENSET
+        mark = _pop_mark(op, pos, stack, marks, max_items)
+        fence = marks[-1] if marks else 0
+        items = stack[mark:]
+        if op == 0x64 and len(items) & 1:
+            raise _malformed("odd number of items for DICT", pos)
+        del stack[mark:]
+        if (
+            op == 0x74
+            and len(items) == 2
+            and items[0].__class__ is _Global
+            and type(items[1]) is int
+        ):
+            stack.append(_GetattrArgs(items[0], _decode_str(d, items[1])))  # type: ignore[arg-type]
+        else:
+            stack.append(_DATA)
+        return pos + 1, fence, getattr_global
+    if op == 0x90:  # ADDITEMS
+        mark = _pop_mark(op, pos, stack, marks, max_items)
+        fence = marks[-1] if marks else 0
+        if mark <= fence:
+            raise _underflow(op, pos)
+        target = stack[mark - 1]
+        if target.__class__ is _Global:
+            raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
+        del stack[mark:]
+        return pos + 1, fence, getattr_global
+    if op == 0x6F:  # OBJ: MARK cls *args OBJ
+        mark = _pop_mark(op, pos, stack, marks, max_items)
+        fence = marks[-1] if marks else 0
+        if len(stack) - mark < 1:
+            raise _underflow(op, pos)
+        cls = stack[mark]
+        if cls.__class__ is not _Global or cls is getattr_global:
+            raise _calls_non_global(op, pos)
+        del stack[mark:]
+        stack.append(_DATA)
+        return pos + 1, fence, getattr_global
+    if op == 0x69:  # INST module\nname\n, called with the items above the mark
+        module_raw, after = _read_line(d, pos + 1, n)
+        name_raw, after = _read_line(d, after, n)
+        mark = _pop_mark(op, pos, stack, marks, max_items)
+        fence = marks[-1] if marks else 0
+        glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "INST")
+        if glob.is_getattr:
+            raise _getattr_misused(pos)
+        del stack[mark:]
+        stack.append(_DATA)
+        return after, fence, getattr_global
+    if op == 0x92:  # NEWOBJ_EX cls args kwargs
+        if len(stack) - fence < 3:
+            raise _underflow(op, pos)
+        del stack[-2:]
+        if stack[-1].__class__ is not _Global or stack[-1] is getattr_global:
+            raise _calls_non_global(op, pos)
+        stack[-1] = _DATA
+        return pos + 1, fence, getattr_global
+    if op in (0x82, 0x83, 0x84):
+        raise _unsafe(
+            op,
+            f"{opcode_name(op)} loads a global from copyreg's extension registry, which "
+            "safepickle never consults",
+            pos,
+        )
+    if op in (0x50, 0x51):  # PERSID, BINPERSID
+        if not st.persistent_ok:
+            raise _unsafe(
+                op,
+                f"{opcode_name(op)}: the stream references a persistent id and no plugin "
+                "implements safepickle_persistent_load to resolve it",
+                pos,
+            )
+        st.persistent_ids += 1
+        if op == 0x50:
+            line, after = _read_line(d, pos + 1, n)
+            try:
+                line.decode("ascii")
+            except UnicodeDecodeError:
+                raise _malformed("PERSID argument is not ASCII", pos) from None
+            stack.append(_DATA)
+            return after, fence, getattr_global
+        if len(stack) <= fence:
+            raise _underflow(op, pos)
+        stack[-1] = _DATA
+        return pos + 1, fence, getattr_global
+    if op == 0x97:  # NEXT_BUFFER
+        st.buffers += 1
+        stack.append(_DATA)
+        return pos + 1, fence, getattr_global
+    if op == 0x98:  # READONLY_BUFFER
+        if len(stack) <= fence:
+            raise _underflow(op, pos)
+        return pos + 1, fence, getattr_global
+    # text forms of protocol 0
+    line, after = _read_line(d, pos + 1, n)
+    if op in (0x49, 0x4C):  # INT, LONG
+        body = line[:-1] if op == 0x4C and line.endswith(b"L") else line
+        if len(body) > limits.max_int_digits + 2:
+            raise _limit("max_int_digits", limits.max_int_digits, "a decimal integer", pos)
+        if not _INT_TEXT.match(body) and not _int_base0(body):
+            raise _malformed(f"{opcode_name(op)} argument {line[:40]!r} is not an integer", pos)
+    elif op == 0x46:  # FLOAT
+        if not _FLOAT_TEXT.match(line):
+            raise _malformed(f"FLOAT argument {line[:40]!r} is not a float", pos)
+    elif op == 0x53:  # STRING: a quoted, escaped Python 2 str
+        if len(line) < 2 or line[0] != line[-1] or line[0] not in b"'\"":
+            raise _malformed("the STRING opcode argument must be quoted", pos)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw = codecs.escape_decode(line[1:-1])[0]
+        except ValueError as exc:
+            raise _malformed(f"STRING argument does not decode: {exc}", pos) from None
+        if st.encoding != "bytes":
+            try:
+                raw.decode(st.encoding, st.errors)
+            except (UnicodeError, LookupError) as exc:
+                raise _malformed(
+                    f"a Python 2 str does not decode with encoding={st.encoding!r}: {exc}", pos
+                ) from None
+    elif op == 0x56:  # UNICODE
+        try:
+            line.decode("raw-unicode-escape")
+        except UnicodeDecodeError as exc:
+            raise _malformed(f"UNICODE argument does not decode: {exc}", pos) from None
+        stack.append(pos)
+        return after, fence, getattr_global
+    else:  # pragma: no cover - every byte of kind _OTHER is handled above
+        raise _malformed(f"invalid opcode byte 0x{op:02x}", pos)
+    stack.append(_DATA)
+    return after, fence, getattr_global
+
+
+def _int_base0(body: bytes) -> bool:
+    """INT also accepts what ``int(text, 0)`` does (CPython falls back to it)."""
+    try:
+        int(body, 0)
+    except ValueError:
+        return False
+    return True
