@@ -83,10 +83,15 @@ def _restricted_getattr(children: dict[tuple[int, str], Any]) -> Callable[[Any, 
 def _forbidden(use: GlobalUse, decision: Decision) -> ForbiddenGlobal:
     ref = use.ref
     raw = f"{use.raw_module} {use.raw_name}"
-    spelled = f", spelled '{raw}' in the stream" if (use.raw_module, use.raw_name) != (
-        ref.module,
-        ref.qualname,
-    ) else ""
+    spelled = (
+        f", spelled '{raw}' in the stream"
+        if (use.raw_module, use.raw_name)
+        != (
+            ref.module,
+            ref.qualname,
+        )
+        else ""
+    )
     message = (
         f"global '{ref.dotted}' is forbidden ({use.opcode} at offset {use.offset}{spelled}): "
         f"{decision.reason} [rule {decision.rule}"
@@ -126,7 +131,9 @@ def _resolve(use: GlobalUse, decision: Decision, policy: Policy) -> Any:
     try:
         obj: Any = importlib.import_module(ref.module)
     except Exception as exc:  # an allowed module that cannot be imported
-        raise _refuse(use, f"module '{ref.module}' cannot be imported: {exc!r}", "unresolvable") from exc
+        raise _refuse(
+            use, f"module '{ref.module}' cannot be imported: {exc!r}", "unresolvable"
+        ) from exc
     for part in ref.qualname.split("."):
         try:
             obj = getattr(obj, part)

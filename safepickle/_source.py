@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO, Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import IO, Any, Callable
 
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle
 from .verify import Verified

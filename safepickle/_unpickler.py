@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .decision import Decision
 from .errors import ForbiddenGlobal, UnsafeOpcode
@@ -60,9 +61,7 @@ class SafeUnpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
         result = self._manager.persistent_load(pid, self._context)
         if result is None:
-            raise UnsafeOpcode(
-                f"no plugin resolved the persistent id {pid!r}", opcode="BINPERSID"
-            )
+            raise UnsafeOpcode(f"no plugin resolved the persistent id {pid!r}", opcode="BINPERSID")
         return result
 
 
@@ -83,7 +82,9 @@ class SliceReader:
         pos = self._pos
         stop = self._end if size < 0 else min(pos + size, self._end)
         self._pos = stop
-        return bytes(self._view[pos:stop]) if type(self._data) is not bytes else self._data[pos:stop]
+        return (
+            bytes(self._view[pos:stop]) if type(self._data) is not bytes else self._data[pos:stop]
+        )
 
     def readinto(self, buffer: Any) -> int:
         pos = self._pos

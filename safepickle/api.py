@@ -10,7 +10,8 @@ import io
 import os
 import pickle
 import time
-from typing import IO, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 from ._resolve import approve, decide_all
 from ._source import iter_stream, read_one
@@ -111,7 +112,12 @@ def _execute(
                 f"the stream refers to {verified.out_of_band_buffers} out-of-band buffer(s) "
                 f"but {len(buffers or ())} were given (pass them as buffers=...)"
             )
-        if verified.framed and type(data) is bytes and verified.start == 0 and verified.end == len(data):
+        if (
+            verified.framed
+            and type(data) is bytes
+            and verified.start == 0
+            and verified.end == len(data)
+        ):
             file: Any = io.BytesIO(data)  # shares the bytes; framed streams are read in bulk
         else:
             file = SliceReader(data, verified.start, verified.end)
@@ -152,8 +158,10 @@ def _audit(
     error: BaseException | None,
     started: float,
 ) -> None:
-    outcome = "loaded" if error is None else (
-        "refused" if isinstance(error, (ForbiddenGlobal, UnsafeOpcode)) else "error"
+    outcome = (
+        "loaded"
+        if error is None
+        else ("refused" if isinstance(error, (ForbiddenGlobal, UnsafeOpcode)) else "error")
     )
     policy.manager.audit(
         LoadEvent(
@@ -200,7 +208,9 @@ def loads(
         try:
             data = bytes(data)
         except TypeError:
-            raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}") from None
+            raise TypeError(
+                f"a bytes-like object is required, not {type(data).__name__!r}"
+            ) from None
     verified = _verifier(effective, options)(data, 0)
     if verified.end != len(data):
         raise MalformedPickle(

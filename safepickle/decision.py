@@ -1,4 +1,5 @@
-"""What a policy decides about one global: :class:`Decision`, :class:`Verdict`, :class:`GlobalRef`."""
+"""What a policy decides about one global: :class:`Decision`, :class:`Verdict`,
+:class:`GlobalRef`."""
 
 from __future__ import annotations
 

@@ -38,11 +38,10 @@ FLOOR_MODULES: frozenset[str] = frozenset(
         "socket", "_socket", "ssl", "select", "selectors", "http", "urllib", "ftplib", "smtplib",
         "poplib", "imaplib", "nntplib", "telnetlib", "xmlrpc", "socketserver", "webbrowser",
         "sqlite3", "logging", "distutils", "setuptools", "pip", "ensurepip", "venv", "cmd",
-        "code", "idlelib", "tkinter", "turtle", "curses", "readline", "rlcompleter",
+        "idlelib", "tkinter", "turtle", "curses", "readline", "rlcompleter",
         # py2 spellings, for streams read with fix_imports=False
         "__builtin__", "commands", "cPickle", "copy_reg", "dummy_threading", "thread", "popen2",
         "urllib2", "httplib", "SocketServer", "SimpleHTTPServer", "cStringIO", "StringIO",
-        "cProfile",
     }
 )  # fmt: skip
 

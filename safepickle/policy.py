@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from ._manager import PolicyManager
 from .builtin import DEFAULT_PLUGINS
 from .builtin.allowlist import AllowList
 from .decision import Decision, GlobalRef, Verdict
 from .floor import floor_reason
 from .limits import Limits
 from .names import name_problem
-
-if TYPE_CHECKING:
-    from ._manager import PolicyManager
 
 __all__ = ["Policy", "allowed"]
 
@@ -119,8 +118,6 @@ class Policy:
         return manager
 
     def _build_manager(self) -> PolicyManager:
-        from ._manager import PolicyManager
-
         registered: list[tuple[str, object]] = []
         if self._defaults:
             for module_name in DEFAULT_PLUGINS:
@@ -131,7 +128,9 @@ class Policy:
             if isinstance(plugin, str):
                 entry_points.append(plugin)
             else:
-                name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}@{id(plugin):x}"
+                name = (
+                    getattr(plugin, "__name__", None) or f"{type(plugin).__name__}@{id(plugin):x}"
+                )
                 registered.append((name, plugin))
         return PolicyManager(registered, entry_points)
 

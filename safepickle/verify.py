@@ -22,6 +22,7 @@ import codecs
 import re
 import warnings
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Union
 
 from .decision import GlobalRef
@@ -122,27 +123,27 @@ class Verified:
 # Each opcode byte maps to a small int "kind", dispatched by an if-chain ordered by how often the
 # kind appears in real pickles. Fixed-size pushes share one kind and a step table.
 _UNKNOWN = 0
+# group 1 (kind <= _BINGET)
 _PUSH = 1  # fixed-size argument, pushes one datum
-_MEMOIZE = 2
-_SHORT_UNICODE = 3
-_BINPUT = 4
-_BINGET = 5
-_APPENDS = 6
-_SETITEMS = 7
-_MARK = 8
-_APPEND = 9
-_SETITEM = 10
-_SHORT_DATA = 11  # 1-byte length prefix
-_DATA4 = 12  # 4-byte length prefix
-_DATA8 = 13  # 8-byte length prefix
-_TUPLE_N = 14
-_BUILD = 15
-_REDUCE = 16
-_NEWOBJ = 17
-_FRAME = 18
-_STACK_GLOBAL = 19
-_GLOBAL = 20
-_OTHER = 21  # everything rare: handled in a slower second function
+_SHORT_UNICODE = 2
+_BINPUT = 3
+_BINGET = 4
+# group 2 (kind <= _SHORT_DATA)
+_LONG_BINPUT = 5
+_LONG_BINGET = 6
+_DATA4 = 7  # 4-byte length prefix
+_SHORT_DATA = 8  # 1-byte length prefix
+# group 3 (kind <= _SETITEM)
+_APPENDS = 9  # APPENDS, SETITEMS, ADDITEMS: items above a MARK into the value below it
+_MARK = 10
+_APPEND = 11
+_SETITEM = 12
+# group 4 (kind <= _BUILD)
+_TUPLE_N = 13
+_REDUCE = 14
+_NEWOBJ = 15
+_BUILD = 16
+_OTHER = 17  # everything rare: handled in a second function
 
 _KIND = [_UNKNOWN] * 256
 _STEP = [0] * 256
@@ -153,18 +154,33 @@ for _code, _step in (
     _KIND[_code[0]] = _PUSH
     _STEP[_code[0]] = _step
 for _code, _kind in (
-    (b"\x94", _MEMOIZE), (b"\x8c", _SHORT_UNICODE), (b"q", _BINPUT), (b"h", _BINGET),
-    (b"e", _APPENDS), (b"u", _SETITEMS), (b"(", _MARK), (b"a", _APPEND), (b"s", _SETITEM),
+    (b"\x8c", _SHORT_UNICODE), (b"q", _BINPUT), (b"h", _BINGET), (b"r", _LONG_BINPUT),
+    (b"j", _LONG_BINGET), (b"X", _DATA4), (b"B", _DATA4), (b"T", _DATA4), (b"\x8b", _DATA4),
     (b"C", _SHORT_DATA), (b"U", _SHORT_DATA), (b"\x8a", _SHORT_DATA),
-    (b"X", _DATA4), (b"B", _DATA4), (b"T", _DATA4), (b"\x8b", _DATA4),
-    (b"\x8d", _DATA8), (b"\x8e", _DATA8), (b"\x96", _DATA8),
-    (b"\x85", _TUPLE_N), (b"\x86", _TUPLE_N), (b"\x87", _TUPLE_N),
-    (b"b", _BUILD), (b"R", _REDUCE), (b"\x81", _NEWOBJ), (b"\x95", _FRAME),
-    (b"\x93", _STACK_GLOBAL), (b"c", _GLOBAL),
+    (b"e", _APPENDS), (b"u", _APPENDS), (b"\x90", _APPENDS), (b"(", _MARK), (b"a", _APPEND),
+    (b"s", _SETITEM), (b"\x85", _TUPLE_N), (b"\x86", _TUPLE_N), (b"\x87", _TUPLE_N),
+    (b"R", _REDUCE), (b"\x81", _NEWOBJ), (b"b", _BUILD),
 ):  # fmt: skip
     _KIND[_code[0]] = _kind
-for _byte in b"012dgijlloprt.FILPQSV\x80\x82\x83\x84\x90\x91\x92\x97\x98":
+for _byte in b".012dgilopt\x80\x82\x83\x84\x91\x92\x93\x95\x8d\x8e\x96\x97\x98cFILPQSV":
     _KIND[_byte] = _OTHER
+_KIND[0x94] = _OTHER  # MEMOIZE is tested before the table is consulted
+
+# A run of the same fixed-size push (a list of a million ints is runs of a thousand BININTs)
+# is skipped with one regex match instead of one loop turn per opcode.
+_RUNS = {
+    op: re.compile(b"(?:%s.{%d})+" % (re.escape(bytes([op])), _STEP[op] - 1), re.DOTALL)
+    for op in range(256)
+    if _STEP[op] > 1
+}
+# Bytes of argument each opcode reads at a fixed place (a length prefix counts, its payload
+# does not): an IndexError with fewer bytes left than this means the input was truncated.
+_ARGLEN = {op: max(_STEP[op] - 1, 0) for op in range(256)}
+_ARGLEN.update({
+    0x8C: 1, 0x71: 1, 0x68: 1, 0x72: 4, 0x6A: 4, 0x58: 4, 0x42: 4, 0x54: 4, 0x8B: 4,
+    0x43: 1, 0x55: 1, 0x8A: 1, 0x80: 1, 0x82: 1, 0x83: 2, 0x84: 4, 0x95: 8, 0x8D: 8,
+    0x8E: 8, 0x96: 8,
+})  # fmt: skip
 
 _UNICODE_OPS = frozenset(b"\x8cX\x8dV")
 _NAMES = {
@@ -392,224 +408,274 @@ def verify(
 
 
 def _run(d: bytes, pos: int, n: int, st: _State) -> tuple[int, int]:
-    """The hot loop. Returns (offset past STOP, opcodes seen)."""
+    """The hot loop. Returns (offset past STOP, opcodes seen).
+
+    The stack is kept as CPython's pure-Python unpickler keeps it: ``stack`` holds the values
+    above the innermost MARK and ``metastack`` the segments below, so a pop that would cross a
+    MARK is an ``IndexError`` on an empty list. Reads past the end of ``d`` are IndexErrors too;
+    both are told apart once, in the handler, instead of being checked on every opcode.
+    """
+    # Indexing a memoryview is markedly faster than indexing bytes; released on the way out
+    # so that the caller may grow a bytearray it is verifying in chunks.
+    with memoryview(d) as m:
+        return _loop(d, m, pos, n, st)
+
+
+def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, int]:
+    """The loop itself; ``m`` is a memoryview of ``d``."""
     limits = st.limits
-    max_ops = limits.max_opcodes
-    max_depth = limits.max_stack_depth
     max_items = limits.max_container_items
-    max_memo = limits.max_memo_entries
     kinds = _KIND
     steps = _STEP
+    runs = _RUNS
     DATA = _DATA
     stack: list[_Sym] = []
     push = stack.append
-    marks: list[int] = []
-    fence = 0
+    metastack: list[list[_Sym]] = []
+    below = 0  # values and marks held in metastack, for max_stack_depth
     memo: list[_Sym] = []
     memo_put = memo.append
     getattr_global: _Global | None = None
     ops = 0
-    start = pos
-    if pos >= n:
-        raise _truncated(pos)
-    while True:
-        op = d[pos]
-        kind = kinds[op]
-        ops += 1
-        if kind == _PUSH:
-            pos += steps[op]
-            push(DATA)
-        elif kind == _MEMOIZE:
-            if len(stack) <= fence:
-                raise _underflow(op, pos)
-            if len(memo) >= max_memo:
-                raise _limit("max_memo_entries", max_memo, "the memo", pos)
-            memo_put(stack[-1])
-            pos += 1
-        elif kind == _SHORT_UNICODE:
-            push(pos)
-            pos += 2 + d[pos + 1]
-        elif kind == _BINPUT:
-            index = d[pos + 1]
-            if len(stack) <= fence:
-                raise _underflow(op, pos)
-            if index < len(memo):
-                memo[index] = stack[-1]
-            elif index == len(memo):
-                if index >= max_memo:
-                    raise _limit("max_memo_entries", max_memo, "the memo", pos)
+    op = 0x28
+    try:
+        while True:
+            op = m[pos]
+            ops += 1
+            if op == 0x94:  # MEMOIZE: the most frequent opcode of protocols 4 and 5
                 memo_put(stack[-1])
+                pos += 1
             else:
-                raise _malformed(
-                    f"memo index {index} skips past the {len(memo)} entries written so far", pos
-                )
-            pos += 2
-        elif kind == _BINGET:
-            index = d[pos + 1]
-            if index >= len(memo):
-                raise _malformed(f"memo index {index} was never written", pos)
-            value = memo[index]
-            push(value)
-            if value is getattr_global:
-                st.getattr_pushes += 1
-            pos += 2
-        elif kind == _APPENDS or kind == _SETITEMS:
-            if not marks:
-                raise _malformed(f"{opcode_name(op)} without a MARK", pos)
-            mark = marks.pop()
-            fence = marks[-1] if marks else 0
-            count = len(stack) - mark
-            if mark <= fence:
-                raise _underflow(op, pos)
-            if count > max_items:
-                raise _limit("max_container_items", max_items, "the batch", pos)
-            if kind == _SETITEMS and count & 1:
-                raise _malformed("odd number of items for SETITEMS", pos)
-            target = stack[mark - 1]
-            if target.__class__ is _Global:
-                raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
-            del stack[mark:]
-            pos += 1
-        elif kind == _MARK:
-            marks.append(len(stack))
-            fence = len(stack)
-            if len(stack) + len(marks) > max_depth:
-                raise _limit("max_stack_depth", max_depth, "the stack", pos)
-            pos += 1
-        elif kind == _APPEND or kind == _SETITEM:
-            need = 2 if kind == _APPEND else 3
-            if len(stack) - fence < need:
-                raise _underflow(op, pos)
-            target = stack[-need]
-            if target.__class__ is _Global:
-                raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
-            del stack[1 - need :]
-            pos += 1
-        elif kind == _SHORT_DATA:
-            size = d[pos + 1]
-            if op == 0x55:  # SHORT_BINSTRING: decoded with the caller's encoding
-                _check_binstring(d, pos + 2, size, st, pos)
-            pos += 2 + size
-            push(DATA)
-        elif kind == _DATA4:
-            size = int.from_bytes(d[pos + 1 : pos + 5], "little", signed=op in (0x54, 0x8B))
-            if size < 0:
-                raise _malformed(f"{opcode_name(op)} has a negative length", pos)
-            if pos + 5 + size > n:
-                raise _truncated(n)
-            if op == 0x58:
-                push(pos)
-            else:
-                if op == 0x54:
-                    _check_binstring(d, pos + 5, size, st, pos)
-                push(DATA)
-            pos += 5 + size
-        elif kind == _DATA8:
-            size = int.from_bytes(d[pos + 1 : pos + 9], "little")
-            if pos + 9 + size > n:
-                raise _truncated(n)
-            push(pos if op == 0x8D else DATA)
-            pos += 9 + size
-        elif kind == _TUPLE_N:
-            count = op - 0x84
-            if len(stack) - fence < count:
-                raise _underflow(op, pos)
-            if count == 2 and stack[-2].__class__ is _Global and type(stack[-1]) is int:
-                parent = stack[-2]
-                attr = _decode_str(d, stack[-1])  # type: ignore[arg-type]
-                del stack[-2:]
-                push(_GetattrArgs(parent, attr))  # type: ignore[arg-type]
-            else:
-                del stack[len(stack) - count :]
-                push(DATA)
-            pos += 1
-        elif kind == _BUILD:
-            if len(stack) - fence < 2:
-                raise _underflow(op, pos)
-            stack.pop()
-            target = stack[-1]
-            if target.__class__ is _Global:
-                raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
-            pos += 1
-        elif kind == _REDUCE:
-            if len(stack) - fence < 2:
-                raise _underflow(op, pos)
-            args = stack.pop()
-            func = stack[-1]
-            if func.__class__ is not _Global:
-                raise _calls_non_global(op, pos)
-            if func is getattr_global:
-                if args.__class__ is not _GetattrArgs:
-                    raise _getattr_misused(pos)
-                st.getattr_shaped += 1
-                stack[-1] = st.attr_global(args.parent, args.attr, pos)  # type: ignore[union-attr]
-            else:
-                stack[-1] = DATA
-            pos += 1
-        elif kind == _NEWOBJ:
-            if len(stack) - fence < 2:
-                raise _underflow(op, pos)
-            stack.pop()
-            if stack[-1].__class__ is not _Global or stack[-1] is getattr_global:
-                raise _calls_non_global(op, pos)
-            stack[-1] = DATA
-            pos += 1
-        elif kind == _FRAME:
-            size = int.from_bytes(d[pos + 1 : pos + 9], "little")
-            if pos + 9 > n or pos + 9 + size > n:
-                raise _truncated(n)
-            st.framed = True
-            pos += 9
-        elif kind == _STACK_GLOBAL:
-            if len(stack) - fence < 2:
-                raise _underflow(op, pos)
-            name_at = stack.pop()
-            module_at = stack.pop()
-            if type(name_at) is not int or type(module_at) is not int:
-                raise _unsafe(
-                    op,
-                    "STACK_GLOBAL operands are not str constants, so the global cannot be "
-                    "decided before it runs",
-                    pos,
-                )
-            glob = st.make_global(_decode_str(d, module_at), _decode_str(d, name_at), pos, "STACK_GLOBAL")
-            if glob.is_getattr:
-                getattr_global = glob
-            push(glob)
-            pos += 1
-        elif kind == _GLOBAL:
-            module_raw, after = _read_line(d, pos + 1, n)
-            name_raw, after = _read_line(d, after, n)
-            glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "GLOBAL")
-            if glob.is_getattr:
-                getattr_global = glob
-            push(glob)
-            pos = after
-        elif kind == _OTHER:
-            if op == 0x2E:  # STOP
-                if len(stack) <= fence:
-                    raise _underflow(op, pos)
-                if len(stack) + len(marks) > max_depth:
-                    raise _limit("max_stack_depth", max_depth, "the stack", pos)
-                if ops > max_ops:
-                    raise _limit("max_opcodes", max_ops, "the opcode count", pos)
-                return pos + 1, ops
-            pos, fence, getattr_global = _rare(
-                d, pos, n, op, st, stack, marks, fence, memo, getattr_global
-            )
-        else:
-            if pos == start and op not in (0x80,):
-                raise _malformed(
-                    f"not a pickle: the first byte is {bytes([op])!r}, which is no opcode", pos
-                )
-            raise _malformed(f"invalid opcode byte 0x{op:02x}", pos)
-        if pos >= n:
-            raise _truncated(n)
-        if ops & 0xFFFF == 0:
-            if ops > max_ops:
-                raise _limit("max_opcodes", max_ops, "the opcode count", pos)
-            if len(stack) + len(marks) > max_depth:
-                raise _limit("max_stack_depth", max_depth, "the stack", pos)
+                kind = kinds[op]
+                if kind <= _BINGET:
+                    if kind == _PUSH:
+                        step = steps[op]
+                        if step > 1 and m[pos + step] == op and m[pos + 2 * step] == op:
+                            # a run of one fixed-size push: skip it with one regex match
+                            run_end = runs[op].match(d, pos).end()  # type: ignore[union-attr]
+                            count = (run_end - pos) // step
+                            stack.extend(repeat(DATA, count))
+                            ops += count - 1
+                            pos = run_end
+                        else:  # consume consecutive pushes without the dispatch above
+                            while True:
+                                pos += step
+                                push(DATA)
+                                op = m[pos]
+                                if kinds[op] != _PUSH:
+                                    break
+                                step = steps[op]
+                                ops += 1
+                    elif kind == _SHORT_UNICODE:
+                        push(pos)
+                        pos += 2 + m[pos + 1]
+                        if m[pos] == 0x94:  # nearly always memoized: take the MEMOIZE here
+                            memo_put(stack[-1])
+                            pos += 1
+                            ops += 1
+                    elif kind == _BINPUT:
+                        index = m[pos + 1]
+                        if index == len(memo):
+                            memo_put(stack[-1])
+                        elif index < len(memo):
+                            memo[index] = stack[-1]
+                        else:
+                            raise _memo_gap(index, len(memo), pos)
+                        pos += 2
+                    elif kind == _BINGET:
+                        index = m[pos + 1]
+                        if index >= len(memo):
+                            raise _malformed(f"memo index {index} was never written", pos)
+                        value = memo[index]
+                        push(value)
+                        if value is getattr_global:
+                            st.getattr_pushes += 1
+                        pos += 2
+                    else:
+                        raise _invalid(op, pos, st.start)
+                elif kind <= _SHORT_DATA:
+                    if kind == _LONG_BINPUT:
+                        index = m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
+                        if index == len(memo):
+                            memo_put(stack[-1])
+                        elif index < len(memo):
+                            memo[index] = stack[-1]
+                        else:
+                            raise _memo_gap(index, len(memo), pos)
+                        pos += 5
+                    elif kind == _LONG_BINGET:
+                        index = m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
+                        if index >= len(memo):
+                            raise _malformed(f"memo index {index} was never written", pos)
+                        value = memo[index]
+                        push(value)
+                        if value is getattr_global:
+                            st.getattr_pushes += 1
+                        pos += 5
+                    elif kind == _DATA4:
+                        size = m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
+                        if op == 0x58:  # BINUNICODE
+                            push(pos)
+                        else:
+                            if op != 0x42:  # BINSTRING, LONG4: signed lengths
+                                size = _signed_size(d, pos, size, st)
+                            push(DATA)
+                        pos += 5 + size
+                        op = m[pos]
+                        if op == 0x71 and m[pos + 1] == len(memo):  # BINPUT of a new entry
+                            memo_put(stack[-1])
+                            pos += 2
+                            ops += 1
+                        elif op == 0x72 and len(memo) == (  # LONG_BINPUT of a new entry
+                            m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
+                        ):
+                            memo_put(stack[-1])
+                            pos += 5
+                            ops += 1
+                    else:  # _SHORT_DATA
+                        size = m[pos + 1]
+                        if op == 0x55:  # SHORT_BINSTRING: decoded with the caller's encoding
+                            _check_binstring(d, pos + 2, size, st, pos)
+                        pos += 2 + size
+                        push(DATA)
+                elif kind <= _SETITEM:
+                    if kind == _APPENDS:  # APPENDS, SETITEMS, ADDITEMS: items above a MARK
+                        if not metastack:
+                            raise _no_mark(op, pos)
+                        count = len(stack)
+                        if count > max_items:
+                            raise _limit("max_container_items", max_items, "the batch", pos)
+                        if count & 1 and op == 0x75:
+                            raise _malformed("odd number of items for SETITEMS", pos)
+                        stack = metastack.pop()
+                        push = stack.append
+                        below -= len(stack) + 1
+                        target = stack[-1]
+                        if target.__class__ is _Global:
+                            raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
+                        pos += 1
+                    elif kind == _MARK:
+                        metastack.append(stack)
+                        below += len(stack) + 1
+                        if below > limits.max_stack_depth:
+                            raise _limit(
+                                "max_stack_depth", limits.max_stack_depth, "the stack", pos
+                            )
+                        stack = []
+                        push = stack.append
+                        pos += 1
+                    elif kind == _APPEND:
+                        stack.pop()
+                        if stack[-1].__class__ is _Global:
+                            raise _modifies_global(op, stack[-1], pos)  # type: ignore[arg-type]
+                        pos += 1
+                    else:  # SETITEM
+                        if len(stack) < 3:
+                            raise IndexError
+                        del stack[-2:]
+                        if stack[-1].__class__ is _Global:
+                            raise _modifies_global(op, stack[-1], pos)  # type: ignore[arg-type]
+                        pos += 1
+                elif kind <= _BUILD:
+                    if kind == _TUPLE_N:
+                        count = op - 0x84
+                        if len(stack) < count:
+                            raise IndexError
+                        if (
+                            count == 2
+                            and stack[-2].__class__ is _Global
+                            and type(stack[-1]) is int
+                        ):
+                            attr = _decode_str(d, stack.pop())  # type: ignore[arg-type]
+                            stack[-1] = _GetattrArgs(stack[-1], attr)  # type: ignore[arg-type]
+                        else:
+                            del stack[len(stack) - count :]
+                            push(DATA)
+                        pos += 1
+                    elif kind == _REDUCE:
+                        args = stack.pop()
+                        func = stack[-1]
+                        if func.__class__ is not _Global:
+                            raise _calls_non_global(op, pos)
+                        if func is getattr_global:
+                            if args.__class__ is not _GetattrArgs:
+                                raise _getattr_misused(pos)
+                            st.getattr_shaped += 1
+                            stack[-1] = st.attr_global(args.parent, args.attr, pos)  # type: ignore[union-attr]
+                        else:
+                            stack[-1] = DATA
+                        pos += 1
+                    elif kind == _NEWOBJ:
+                        stack.pop()
+                        if stack[-1].__class__ is not _Global or stack[-1] is getattr_global:
+                            raise _calls_non_global(op, pos)
+                        stack[-1] = DATA
+                        pos += 1
+                    else:  # BUILD
+                        stack.pop()
+                        if stack[-1].__class__ is _Global:
+                            raise _modifies_global(op, stack[-1], pos)  # type: ignore[arg-type]
+                        pos += 1
+                elif kind == _OTHER:
+                    if op == 0x2E:  # STOP
+                        result = stack[-1]
+                        if result is getattr_global:
+                            raise _getattr_misused(pos)
+                        break
+                    pos, stack, below, getattr_global = _rare(
+                        d, pos, n, op, st, stack, metastack, below, memo, getattr_global
+                    )
+                    push = stack.append
+                    memo_put = memo.append
+                else:
+                    raise _invalid(op, pos, st.start)
+            if ops & 0x3FFF == 0:
+                _periodic(st, pos, n, ops, below + len(stack), len(memo))
+    except IndexError:
+        if op not in _ARGLEN or pos + _ARGLEN[op] >= min(n, len(d)):
+            raise _truncated(n) from None
+        raise _underflow(op, pos) from None
+    _periodic(st, pos, n, ops, below + len(stack), len(memo))
+    return pos + 1, ops
+
+
+def _periodic(st: _State, pos: int, n: int, ops: int, depth: int, memo_size: int) -> None:
+    """Limits checked every few thousand opcodes and at STOP: each can grow by at most one an
+    opcode, so checking in batches bounds them just as well and keeps the hot loop lean."""
+    limits = st.limits
+    if pos >= n:
+        raise _truncated(n)
+    if ops > limits.max_opcodes:
+        raise _limit("max_opcodes", limits.max_opcodes, "the opcode count", pos)
+    if depth > limits.max_stack_depth:
+        raise _limit("max_stack_depth", limits.max_stack_depth, "the stack", pos)
+    if memo_size > limits.max_memo_entries:
+        raise _limit("max_memo_entries", limits.max_memo_entries, "the memo", pos)
+
+
+def _invalid(op: int, pos: int, start: int) -> MalformedPickle:
+    if pos == start:
+        return _malformed(
+            f"not a pickle: the first byte is {bytes([op])!r}, which is no opcode", pos
+        )
+    return _malformed(f"invalid opcode byte 0x{op:02x}", pos)
+
+
+def _memo_gap(index: int, size: int, pos: int) -> MalformedPickle:
+    return _malformed(f"memo index {index} skips past the {size} entries written so far", pos)
+
+
+def _no_mark(op: int, pos: int) -> MalformedPickle:
+    return _malformed(f"{opcode_name(op)} without a MARK", pos)
+
+
+def _signed_size(d: bytes, pos: int, size: int, st: _State) -> int:
+    """BINSTRING and LONG4 lengths are signed; a negative one is malformed."""
+    if size >= 1 << 31:
+        raise _malformed(f"{opcode_name(d[pos])} has a negative length", pos)
+    if d[pos] == 0x54:
+        _check_binstring(d, pos + 5, size, st, pos)
+    return size
 
 
 def _utf8(raw: bytes, pos: int) -> str:
@@ -660,14 +726,24 @@ def _getattr_misused(pos: int) -> UnsafeOpcode:
     )
 
 
-def _pop_mark(op: int, pos: int, stack: list[_Sym], marks: list[int], max_items: int) -> int:
-    """Pop the innermost mark; return where its items start."""
-    if not marks:
-        raise _malformed(f"{opcode_name(op)} without a MARK", pos)
-    mark = marks.pop()
-    if len(stack) - mark > max_items:
+def _pop_segment(
+    op: int, pos: int, stack: list[_Sym], metastack: list[list[_Sym]], max_items: int
+) -> list[_Sym]:
+    """Close the innermost MARK: return the segment below it (the items are ``stack``)."""
+    if not metastack:
+        raise _no_mark(op, pos)
+    if len(stack) > max_items:
         raise _limit("max_container_items", max_items, "the batch", pos)
-    return mark
+    return metastack.pop()
+
+
+def _put(memo: list[_Sym], index: int, value: _Sym, pos: int) -> None:
+    if index == len(memo):
+        memo.append(value)
+    elif index < len(memo):
+        memo[index] = value
+    else:
+        raise _memo_gap(index, len(memo), pos)
 
 
 def _rare(
@@ -677,14 +753,49 @@ def _rare(
     op: int,
     st: _State,
     stack: list[_Sym],
-    marks: list[int],
-    fence: int,
+    metastack: list[list[_Sym]],
+    below: int,
     memo: list[_Sym],
     getattr_global: _Global | None,
-) -> tuple[int, int, _Global | None]:
-    """Opcodes real pickles use rarely (protocols 0-1, the memo's long forms, calls by mark)."""
-    limits = st.limits
-    max_items = limits.max_container_items
+) -> tuple[int, list[_Sym], int, _Global | None]:
+    """Opcodes real pickles use rarely (protocols 0-1, calls by mark, globals, framing).
+
+    Returns the new position, stack segment, depth below it and getattr marker.
+    """
+    max_items = st.limits.max_container_items
+    if op == 0x95:  # FRAME
+        size = int.from_bytes(d[pos + 1 : pos + 9], "little")
+        if pos + 9 > n or size > n - pos - 9:
+            raise _truncated(n)
+        st.framed = True
+        return pos + 9, stack, below, getattr_global
+    if op == 0x93:  # STACK_GLOBAL
+        name_at = stack.pop()
+        module_at = stack.pop()
+        if type(name_at) is not int or type(module_at) is not int:
+            raise _unsafe(
+                op,
+                "STACK_GLOBAL operands are not str constants, so the global cannot be "
+                "decided before it runs",
+                pos,
+            )
+        glob = st.make_global(
+            _decode_str(d, module_at), _decode_str(d, name_at), pos, "STACK_GLOBAL"
+        )
+        stack.append(glob)
+        return pos + 1, stack, below, glob if glob.is_getattr else getattr_global
+    if op == 0x63:  # GLOBAL module\nname\n
+        module_raw, after = _read_line(d, pos + 1, n)
+        name_raw, after = _read_line(d, after, n)
+        glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "GLOBAL")
+        stack.append(glob)
+        return after, stack, below, glob if glob.is_getattr else getattr_global
+    if op in (0x8D, 0x8E, 0x96):  # BINUNICODE8, BINBYTES8, BYTEARRAY8
+        size = int.from_bytes(d[pos + 1 : pos + 9], "little")
+        if pos + 9 > n or size > n - pos - 9:
+            raise _truncated(n)
+        stack.append(pos if op == 0x8D else _DATA)
+        return pos + 9 + size, stack, below, getattr_global
     if op == 0x80:  # PROTO
         if pos != st.start:
             raise _malformed("PROTO is only valid as the first opcode", pos)
@@ -692,76 +803,43 @@ def _rare(
         if proto > HIGHEST_PROTOCOL:
             raise _malformed(f"unsupported pickle protocol: {proto}", pos)
         st.protocol = proto
-        return pos + 2, fence, getattr_global
-    if op in (0x72, 0x70):  # LONG_BINPUT, PUT
-        if op == 0x72:
-            index = int.from_bytes(d[pos + 1 : pos + 5], "little")
-            after = pos + 5
-            if after > n:
-                raise _truncated(n)
-        else:
-            line, after = _read_line(d, pos + 1, n)
-            if not _DECIMAL.match(line) or len(line) > 19:
-                raise _malformed(f"PUT index {line!r} is not a decimal number", pos)
-            index = int(line)
-        if len(stack) <= fence:
-            raise _underflow(op, pos)
-        if index < len(memo):
-            memo[index] = stack[-1]
-        elif index == len(memo):
-            if index >= limits.max_memo_entries:
-                raise _limit("max_memo_entries", limits.max_memo_entries, "the memo", pos)
-            memo.append(stack[-1])
-        else:
-            raise _malformed(
-                f"memo index {index} skips past the {len(memo)} entries written so far", pos
-            )
-        return after, fence, getattr_global
-    if op in (0x6A, 0x67):  # LONG_BINGET, GET
-        if op == 0x6A:
-            index = int.from_bytes(d[pos + 1 : pos + 5], "little")
-            after = pos + 5
-            if after > n:
-                raise _truncated(n)
-        else:
-            line, after = _read_line(d, pos + 1, n)
-            if not _DECIMAL.match(line) or len(line) > 19:
-                raise _malformed(f"GET index {line!r} is not a decimal number", pos)
-            index = int(line)
+        return pos + 2, stack, below, getattr_global
+    if op in (0x70, 0x67):  # PUT, GET (text)
+        line, after = _read_line(d, pos + 1, n)
+        if not _DECIMAL.match(line) or len(line) > 19:
+            raise _malformed(f"{opcode_name(op)} index {line[:40]!r} is not a decimal number", pos)
+        index = int(line)
+        if op == 0x70:
+            _put(memo, index, stack[-1], pos)
+            return after, stack, below, getattr_global
         if index >= len(memo):
             raise _malformed(f"memo index {index} was never written", pos)
         value = memo[index]
         stack.append(value)
         if value is getattr_global:
             st.getattr_pushes += 1
-        return after, fence, getattr_global
-    if op == 0x30:  # POP: pops a mark when one sits on top, as CPython does
-        if marks and marks[-1] == len(stack):
-            marks.pop()
-            return pos + 1, (marks[-1] if marks else 0), getattr_global
-        if len(stack) <= fence:
-            raise _underflow(op, pos)
+        return after, stack, below, getattr_global
+    if op == 0x30:  # POP: pops the MARK itself when one sits on top, as CPython does
+        if not stack and metastack:
+            stack = metastack.pop()
+            return pos + 1, stack, below - len(stack) - 1, getattr_global
         stack.pop()
-        return pos + 1, fence, getattr_global
+        return pos + 1, stack, below, getattr_global
     if op == 0x31:  # POP_MARK
-        mark = _pop_mark(op, pos, stack, marks, max_items)
-        del stack[mark:]
-        return pos + 1, (marks[-1] if marks else 0), getattr_global
+        stack = _pop_segment(op, pos, stack, metastack, max_items)
+        return pos + 1, stack, below - len(stack) - 1, getattr_global
     if op == 0x32:  # DUP
-        if len(stack) <= fence:
-            raise _underflow(op, pos)
         value = stack[-1]
         stack.append(value)
         if value is getattr_global:
             st.getattr_pushes += 1
-        return pos + 1, fence, getattr_global
+        return pos + 1, stack, below, getattr_global
     if op in (0x74, 0x6C, 0x64, 0x91):  # TUPLE, LIST, DICT, FROZENSET
-        mark = _pop_mark(op, pos, stack, marks, max_items)
-        fence = marks[-1] if marks else 0
-        items = stack[mark:]
+        items = stack
+        stack = _pop_segment(op, pos, stack, metastack, max_items)
+        below -= len(stack) + 1
         if op == 0x64 and len(items) & 1:
             raise _malformed("odd number of items for DICT", pos)
-        del stack[mark:]
         if (
             op == 0x74
             and len(items) == 2
@@ -771,47 +849,34 @@ def _rare(
             stack.append(_GetattrArgs(items[0], _decode_str(d, items[1])))  # type: ignore[arg-type]
         else:
             stack.append(_DATA)
-        return pos + 1, fence, getattr_global
-    if op == 0x90:  # ADDITEMS
-        mark = _pop_mark(op, pos, stack, marks, max_items)
-        fence = marks[-1] if marks else 0
-        if mark <= fence:
-            raise _underflow(op, pos)
-        target = stack[mark - 1]
-        if target.__class__ is _Global:
-            raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
-        del stack[mark:]
-        return pos + 1, fence, getattr_global
+        return pos + 1, stack, below, getattr_global
     if op == 0x6F:  # OBJ: MARK cls *args OBJ
-        mark = _pop_mark(op, pos, stack, marks, max_items)
-        fence = marks[-1] if marks else 0
-        if len(stack) - mark < 1:
-            raise _underflow(op, pos)
-        cls = stack[mark]
+        items = stack
+        stack = _pop_segment(op, pos, stack, metastack, max_items)
+        below -= len(stack) + 1
+        cls = items[0]
         if cls.__class__ is not _Global or cls is getattr_global:
             raise _calls_non_global(op, pos)
-        del stack[mark:]
         stack.append(_DATA)
-        return pos + 1, fence, getattr_global
-    if op == 0x69:  # INST module\nname\n, called with the items above the mark
+        return pos + 1, stack, below, getattr_global
+    if op == 0x69:  # INST module\nname\n, called with the items above the MARK
         module_raw, after = _read_line(d, pos + 1, n)
         name_raw, after = _read_line(d, after, n)
-        mark = _pop_mark(op, pos, stack, marks, max_items)
-        fence = marks[-1] if marks else 0
+        stack = _pop_segment(op, pos, stack, metastack, max_items)
+        below -= len(stack) + 1
         glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "INST")
         if glob.is_getattr:
             raise _getattr_misused(pos)
-        del stack[mark:]
         stack.append(_DATA)
-        return after, fence, getattr_global
+        return after, stack, below, getattr_global
     if op == 0x92:  # NEWOBJ_EX cls args kwargs
-        if len(stack) - fence < 3:
-            raise _underflow(op, pos)
+        if len(stack) < 3:
+            raise IndexError
         del stack[-2:]
         if stack[-1].__class__ is not _Global or stack[-1] is getattr_global:
             raise _calls_non_global(op, pos)
         stack[-1] = _DATA
-        return pos + 1, fence, getattr_global
+        return pos + 1, stack, below, getattr_global
     if op in (0x82, 0x83, 0x84):
         raise _unsafe(
             op,
@@ -835,26 +900,31 @@ def _rare(
             except UnicodeDecodeError:
                 raise _malformed("PERSID argument is not ASCII", pos) from None
             stack.append(_DATA)
-            return after, fence, getattr_global
-        if len(stack) <= fence:
-            raise _underflow(op, pos)
+            return after, stack, below, getattr_global
         stack[-1] = _DATA
-        return pos + 1, fence, getattr_global
+        return pos + 1, stack, below, getattr_global
     if op == 0x97:  # NEXT_BUFFER
         st.buffers += 1
         stack.append(_DATA)
-        return pos + 1, fence, getattr_global
+        return pos + 1, stack, below, getattr_global
     if op == 0x98:  # READONLY_BUFFER
-        if len(stack) <= fence:
-            raise _underflow(op, pos)
-        return pos + 1, fence, getattr_global
-    # text forms of protocol 0
+        stack[-1]
+        return pos + 1, stack, below, getattr_global
+    return (*_text_value(d, pos, n, op, st, stack), below, getattr_global)
+
+
+def _text_value(
+    d: bytes, pos: int, n: int, op: int, st: _State, stack: list[_Sym]
+) -> tuple[int, list[_Sym]]:
+    """INT, LONG, FLOAT, STRING, UNICODE: protocol 0's newline-terminated values, checked the
+    way the C unpickler parses them so that execution cannot fail on them half way."""
+    limits = st.limits
     line, after = _read_line(d, pos + 1, n)
     if op in (0x49, 0x4C):  # INT, LONG
         body = line[:-1] if op == 0x4C and line.endswith(b"L") else line
         if len(body) > limits.max_int_digits + 2:
             raise _limit("max_int_digits", limits.max_int_digits, "a decimal integer", pos)
-        if not _INT_TEXT.match(body) and not _int_base0(body):
+        if not _INT_TEXT.match(body) and not (op == 0x49 and _int_base0(body)):
             raise _malformed(f"{opcode_name(op)} argument {line[:40]!r} is not an integer", pos)
     elif op == 0x46:  # FLOAT
         if not _FLOAT_TEXT.match(line):
@@ -868,24 +938,18 @@ def _rare(
                 raw = codecs.escape_decode(line[1:-1])[0]
         except ValueError as exc:
             raise _malformed(f"STRING argument does not decode: {exc}", pos) from None
-        if st.encoding != "bytes":
-            try:
-                raw.decode(st.encoding, st.errors)
-            except (UnicodeError, LookupError) as exc:
-                raise _malformed(
-                    f"a Python 2 str does not decode with encoding={st.encoding!r}: {exc}", pos
-                ) from None
+        _check_binstring(raw, 0, len(raw), st, pos)
     elif op == 0x56:  # UNICODE
         try:
             line.decode("raw-unicode-escape")
         except UnicodeDecodeError as exc:
             raise _malformed(f"UNICODE argument does not decode: {exc}", pos) from None
         stack.append(pos)
-        return after, fence, getattr_global
-    else:  # pragma: no cover - every byte of kind _OTHER is handled above
-        raise _malformed(f"invalid opcode byte 0x{op:02x}", pos)
+        return after, stack
+    else:
+        raise _invalid(op, pos, st.start)
     stack.append(_DATA)
-    return after, fence, getattr_global
+    return after, stack
 
 
 def _int_base0(body: bytes) -> bool:

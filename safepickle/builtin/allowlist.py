@@ -11,8 +11,9 @@ never admitted by it. In a deny-list a wildcard covers the module, its submodule
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from safepickle import hookimpl
 from safepickle.decision import Decision, GlobalRef
@@ -50,9 +51,7 @@ def parse_entry(entry: object) -> Entry:
             module, qualname = text[:-2], "*"
         else:
             module, qualname = text, ""
-        if not _DOTTED.match(module) or not (
-            qualname in ("*", "") or _DOTTED.match(qualname)
-        ):
+        if not _DOTTED.match(module) or not (qualname in ("*", "") or _DOTTED.match(qualname)):
             raise PolicyError(
                 f"bad policy entry {entry!r}: expected 'pkg.mod.Name', 'pkg.mod:Name' or "
                 "'pkg.mod:*'"
@@ -75,7 +74,9 @@ def _check_allowable(entry: Entry) -> None:
     if entry.is_wildcard:
         reason = floor_reason(GlobalRef(entry.module, "x"))
         if reason is not None:
-            raise PolicyError(f"cannot allow '{entry.text}': it is on safepickle's floor ({reason})")
+            raise PolicyError(
+                f"cannot allow '{entry.text}': it is on safepickle's floor ({reason})"
+            )
         return
     ref = GlobalRef(entry.module, entry.qualname) if entry.qualname else None
     if ref is not None:
