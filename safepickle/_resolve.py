@@ -27,9 +27,37 @@ __all__ = ["approve", "decide_all"]
 Approved = dict[tuple[str, str], Any]
 
 
+_GETATTR_SHAPE = Decision(
+    Verdict.ALLOW,
+    "used only as getattr(<global>, '<name>'), the shape pickle writes for nested classes; "
+    "handed out as a getattr that answers only the dotted names the policy allowed",
+    rule="getattr-shape",
+    plugin="core",
+)
+_GETATTR_PARENT = Decision(
+    Verdict.ALLOW,
+    "used only as the parent in getattr(<global>, '<name>'); the dotted name is decided",
+    rule="getattr-parent",
+    plugin="core",
+)
+
+
 def decide_all(verified: Verified, policy: Policy) -> list[tuple[GlobalUse, Decision]]:
-    """Every global of the stream with the policy's decision (nothing imported)."""
-    return [(use, policy.decide(use.ref)) for use in verified.globals]
+    """Every global of the stream with the policy's decision (nothing imported).
+
+    A global used only inside ``getattr(parent, "name")`` is approved by core: the shape's
+    meaning is the dotted name ``parent.name``, which is decided instead (pickle writes nested
+    classes this way below protocol 4). ``builtins.getattr`` is then replaced by a getattr
+    that answers only those approved pairs; used any other way it meets the floor.
+    """
+    decisions = []
+    for use in verified.globals:
+        if use.shape_only:
+            is_getattr = use.ref.dotted == "builtins.getattr"
+            decisions.append((use, _GETATTR_SHAPE if is_getattr else _GETATTR_PARENT))
+        else:
+            decisions.append((use, policy.decide(use.ref)))
+    return decisions
 
 
 def approve(
@@ -46,17 +74,19 @@ def approve(
         first.refused = tuple(refused)
         raise first
     approved: Approved = {}
+    objects: dict[Any, Any] = {}  # by GlobalUse.key; parents come before their children
     children: dict[tuple[int, str], Any] = {}
     for use, decision in decisions:
-        obj = _resolve(use, decision, policy)
+        if decision is _GETATTR_SHAPE:
+            obj: Any = _restricted_getattr(children)
+        else:
+            obj = _resolve(use, decision, policy)
+        objects[use.key] = obj
         if use.via_getattr is None:
-            approved[(use.raw_module, use.raw_name)] = obj
+            approved[use.key] = obj
         else:
             parent_key, attr = use.via_getattr
-            children[(id(approved[parent_key]), attr)] = obj
-    if verified.uses_getattr_shape:
-        for key in verified.raw_keys - approved.keys():
-            approved[key] = _restricted_getattr(children)
+            children[(id(objects[parent_key]), attr)] = obj
     return approved
 
 

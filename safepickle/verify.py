@@ -23,7 +23,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Union
+from typing import Any, Union
 
 from .decision import GlobalRef
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
@@ -43,7 +43,17 @@ class _Global:
     """A name the stream imports: by ``GLOBAL``/``INST``/``STACK_GLOBAL``, or by the 3.14
     ``getattr(parent, "attr")`` shape (then ``parent`` and ``attr`` are set)."""
 
-    __slots__ = ("attr", "is_getattr", "key", "offset", "opcode", "parent", "ref")
+    __slots__ = (
+        "attr",
+        "is_getattr",
+        "key",
+        "offset",
+        "opcode",
+        "parent",
+        "pushes",
+        "ref",
+        "shaped",
+    )
 
     def __init__(
         self,
@@ -61,6 +71,15 @@ class _Global:
         self.parent = parent
         self.attr = attr
         self.is_getattr = parent is None and ref == _GETATTR
+        #: times the value was put on the stack (GLOBAL, GET, DUP, a GET of its getattr tuple)
+        self.pushes = 0
+        #: of those, times it was consumed by ``getattr(parent, "attr")`` as callable or parent
+        self.shaped = 0
+
+    @property
+    def shape_only(self) -> bool:
+        """Used only inside the getattr shape: never called, changed or handed out."""
+        return self.shaped > 0 and self.pushes == self.shaped
 
 
 class _GetattrArgs:
@@ -92,8 +111,14 @@ class GlobalUse:
     raw_name: str
     offset: int
     opcode: str
-    #: for a 3.14 ``getattr(parent, attr)`` reference: the parent's key and the attribute
-    via_getattr: tuple[tuple[str, str], str] | None = None
+    #: for a ``getattr(parent, attr)`` reference: the parent's :attr:`key` and the attribute
+    via_getattr: tuple[Any, str] | None = None
+    #: used only inside ``getattr(parent, "attr")`` (as ``builtins.getattr`` or as the parent):
+    #: never called, changed or handed out, so core approves it without asking the policy
+    shape_only: bool = False
+    #: identifies the global within its stream: ``(raw_module, raw_name)``, or for a getattr
+    #: reference ``(parent key, attr)``
+    key: Any = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +134,7 @@ class Verified:
     protocol: int
     #: every distinct global, in order of first appearance
     globals: tuple[GlobalUse, ...]
-    #: whether the exact ``getattr(global, "attr")`` shape was used (and nothing else of getattr)
+    #: whether the ``getattr(global, "attr")`` shape was used, and getattr for nothing else
     uses_getattr_shape: bool
     framed: bool
     opcodes: int
@@ -222,9 +247,6 @@ class _State:
         "errors",
         "fix_imports",
         "framed",
-        "getattr_key",
-        "getattr_pushes",
-        "getattr_shaped",
         "globals",
         "limits",
         "persistent_ids",
@@ -251,9 +273,6 @@ class _State:
         self.protocol = 0
         self.framed = False
         self.globals: dict[object, _Global] = {}
-        self.getattr_key: tuple[str, str] | None = None
-        self.getattr_pushes = 0
-        self.getattr_shaped = 0
         self.persistent_ids = 0
         self.buffers = 0
 
@@ -263,12 +282,7 @@ class _State:
         if found is None:
             ref = canonical_ref(module, name, self.protocol, self.fix_imports)
             found = self.globals[key] = _Global(key, ref, offset, opcode)
-            if found.is_getattr:
-                if self.getattr_key is not None:
-                    raise _unsafe(0x63, "the stream spells builtins.getattr two ways", offset)
-                self.getattr_key = key
-        if found.is_getattr:
-            self.getattr_pushes += 1
+        found.pushes += 1
         return found
 
     def attr_global(self, parent: _Global, attr: str, offset: int) -> _Global:
@@ -276,9 +290,18 @@ class _State:
         found = self.globals.get(key)
         if found is None:
             ref = GlobalRef(parent.ref.module, f"{parent.ref.qualname}.{attr}")
-            found = _Global(parent.key, ref, offset, "REDUCE", parent=parent, attr=attr)
+            found = _Global(key, ref, offset, "REDUCE", parent=parent, attr=attr)  # type: ignore[arg-type]
             self.globals[key] = found
+        found.pushes += 1
         return found
+
+
+def _raw_names(glob: _Global) -> tuple[str, str]:
+    """The raw (module, dotted name) a global was spelled with, through getattr parents."""
+    if glob.parent is None:
+        return glob.key
+    module, name = _raw_names(glob.parent)
+    return module, f"{name}.{glob.attr}"
 
 
 def _truncated(offset: int) -> TruncatedPickle:
@@ -380,19 +403,27 @@ def verify(
         raise _truncated(n) from None
     uses: list[GlobalUse] = []
     raw_keys: set[tuple[str, str]] = set()
-    shaped = state.getattr_shaped > 0 and state.getattr_pushes == state.getattr_shaped
+    shaped = False
     for glob in state.globals.values():
+        raw_module, raw_name = _raw_names(glob)
         if glob.parent is not None:
-            via: tuple[tuple[str, str], str] | None = (glob.key, glob.attr)
-            raw_module, raw_name = glob.key[0], f"{glob.key[1]}.{glob.attr}"
+            via: tuple[Any, str] | None = (glob.parent.key, glob.attr)
         else:
-            if glob.is_getattr and shaped:
-                raw_keys.add(glob.key)
-                continue  # handed out as the restricted getattr; the floor never sees it
             via = None
-            raw_module, raw_name = glob.key
             raw_keys.add(glob.key)
-        uses.append(GlobalUse(glob.ref, raw_module, raw_name, glob.offset, glob.opcode, via))
+            shaped = shaped or (glob.is_getattr and glob.shape_only)
+        uses.append(
+            GlobalUse(
+                glob.ref,
+                raw_module,
+                raw_name,
+                glob.offset,
+                glob.opcode,
+                via,
+                glob.shape_only,
+                glob.key,
+            )
+        )
     return Verified(
         start=start,
         end=end,
@@ -435,7 +466,6 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     below = 0  # values and marks held in metastack, for max_stack_depth
     memo: list[_Sym] = []
     memo_put = memo.append
-    getattr_global: _Global | None = None
     ops = 0
     op = 0x28
     try:
@@ -488,8 +518,8 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                             raise _malformed(f"memo index {index} was never written", pos)
                         value = memo[index]
                         push(value)
-                        if value is getattr_global:
-                            st.getattr_pushes += 1
+                        if value.__class__ is not object:
+                            _count_push(value)
                         pos += 2
                     else:
                         raise _invalid(op, pos, st.start)
@@ -509,8 +539,8 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                             raise _malformed(f"memo index {index} was never written", pos)
                         value = memo[index]
                         push(value)
-                        if value is getattr_global:
-                            st.getattr_pushes += 1
+                        if value.__class__ is not object:
+                            _count_push(value)
                         pos += 5
                     elif kind == _DATA4:
                         size = m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
@@ -597,17 +627,18 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         func = stack[-1]
                         if func.__class__ is not _Global:
                             raise _calls_non_global(op, pos)
-                        if func is getattr_global:
+                        if func.is_getattr:  # type: ignore[union-attr]
                             if args.__class__ is not _GetattrArgs:
                                 raise _getattr_misused(pos)
-                            st.getattr_shaped += 1
+                            func.shaped += 1  # type: ignore[union-attr]
+                            args.parent.shaped += 1  # type: ignore[union-attr]
                             stack[-1] = st.attr_global(args.parent, args.attr, pos)  # type: ignore[union-attr]
                         else:
                             stack[-1] = DATA
                         pos += 1
                     elif kind == _NEWOBJ:
                         stack.pop()
-                        if stack[-1].__class__ is not _Global or stack[-1] is getattr_global:
+                        if stack[-1].__class__ is not _Global or stack[-1].is_getattr:  # type: ignore[union-attr]
                             raise _calls_non_global(op, pos)
                         stack[-1] = DATA
                         pos += 1
@@ -618,13 +649,9 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         pos += 1
                 elif kind == _OTHER:
                     if op == 0x2E:  # STOP
-                        result = stack[-1]
-                        if result is getattr_global:
-                            raise _getattr_misused(pos)
+                        stack[-1]  # an empty stack is an underflow (IndexError)
                         break
-                    pos, stack, below, getattr_global = _rare(
-                        d, pos, n, op, st, stack, metastack, below, memo, getattr_global
-                    )
+                    pos, stack, below = _rare(d, pos, n, op, st, stack, metastack, below, memo)
                     push = stack.append
                     memo_put = memo.append
                 else:
@@ -717,6 +744,15 @@ def _calls_non_global(op: int, pos: int) -> UnsafeOpcode:
     )
 
 
+def _count_push(value: object) -> None:
+    """A memo GET or DUP put ``value`` on the stack again: count it as a use of its global."""
+    cls = value.__class__
+    if cls is _Global:
+        value.pushes += 1  # type: ignore[attr-defined]
+    elif cls is _GetattrArgs:
+        value.parent.pushes += 1  # type: ignore[attr-defined]
+
+
 def _getattr_misused(pos: int) -> UnsafeOpcode:
     return _unsafe(
         0x52,
@@ -756,11 +792,10 @@ def _rare(
     metastack: list[list[_Sym]],
     below: int,
     memo: list[_Sym],
-    getattr_global: _Global | None,
-) -> tuple[int, list[_Sym], int, _Global | None]:
+) -> tuple[int, list[_Sym], int]:
     """Opcodes real pickles use rarely (protocols 0-1, calls by mark, globals, framing).
 
-    Returns the new position, stack segment, depth below it and getattr marker.
+    Returns the new position, stack segment and depth below it.
     """
     max_items = st.limits.max_container_items
     if op == 0x95:  # FRAME
@@ -768,7 +803,7 @@ def _rare(
         if pos + 9 > n or size > n - pos - 9:
             raise _truncated(n)
         st.framed = True
-        return pos + 9, stack, below, getattr_global
+        return pos + 9, stack, below
     if op == 0x93:  # STACK_GLOBAL
         name_at = stack.pop()
         module_at = stack.pop()
@@ -783,19 +818,19 @@ def _rare(
             _decode_str(d, module_at), _decode_str(d, name_at), pos, "STACK_GLOBAL"
         )
         stack.append(glob)
-        return pos + 1, stack, below, glob if glob.is_getattr else getattr_global
+        return pos + 1, stack, below
     if op == 0x63:  # GLOBAL module\nname\n
         module_raw, after = _read_line(d, pos + 1, n)
         name_raw, after = _read_line(d, after, n)
         glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "GLOBAL")
         stack.append(glob)
-        return after, stack, below, glob if glob.is_getattr else getattr_global
+        return after, stack, below
     if op in (0x8D, 0x8E, 0x96):  # BINUNICODE8, BINBYTES8, BYTEARRAY8
         size = int.from_bytes(d[pos + 1 : pos + 9], "little")
         if pos + 9 > n or size > n - pos - 9:
             raise _truncated(n)
         stack.append(pos if op == 0x8D else _DATA)
-        return pos + 9 + size, stack, below, getattr_global
+        return pos + 9 + size, stack, below
     if op == 0x80:  # PROTO
         if pos != st.start:
             raise _malformed("PROTO is only valid as the first opcode", pos)
@@ -803,7 +838,7 @@ def _rare(
         if proto > HIGHEST_PROTOCOL:
             raise _malformed(f"unsupported pickle protocol: {proto}", pos)
         st.protocol = proto
-        return pos + 2, stack, below, getattr_global
+        return pos + 2, stack, below
     if op in (0x70, 0x67):  # PUT, GET (text)
         line, after = _read_line(d, pos + 1, n)
         if not _DECIMAL.match(line) or len(line) > 19:
@@ -811,29 +846,27 @@ def _rare(
         index = int(line)
         if op == 0x70:
             _put(memo, index, stack[-1], pos)
-            return after, stack, below, getattr_global
+            return after, stack, below
         if index >= len(memo):
             raise _malformed(f"memo index {index} was never written", pos)
         value = memo[index]
         stack.append(value)
-        if value is getattr_global:
-            st.getattr_pushes += 1
-        return after, stack, below, getattr_global
+        _count_push(value)
+        return after, stack, below
     if op == 0x30:  # POP: pops the MARK itself when one sits on top, as CPython does
         if not stack and metastack:
             stack = metastack.pop()
-            return pos + 1, stack, below - len(stack) - 1, getattr_global
+            return pos + 1, stack, below - len(stack) - 1
         stack.pop()
-        return pos + 1, stack, below, getattr_global
+        return pos + 1, stack, below
     if op == 0x31:  # POP_MARK
         stack = _pop_segment(op, pos, stack, metastack, max_items)
-        return pos + 1, stack, below - len(stack) - 1, getattr_global
+        return pos + 1, stack, below - len(stack) - 1
     if op == 0x32:  # DUP
         value = stack[-1]
         stack.append(value)
-        if value is getattr_global:
-            st.getattr_pushes += 1
-        return pos + 1, stack, below, getattr_global
+        _count_push(value)
+        return pos + 1, stack, below
     if op in (0x74, 0x6C, 0x64, 0x91):  # TUPLE, LIST, DICT, FROZENSET
         items = stack
         stack = _pop_segment(op, pos, stack, metastack, max_items)
@@ -849,34 +882,33 @@ def _rare(
             stack.append(_GetattrArgs(items[0], _decode_str(d, items[1])))  # type: ignore[arg-type]
         else:
             stack.append(_DATA)
-        return pos + 1, stack, below, getattr_global
+        return pos + 1, stack, below
     if op == 0x6F:  # OBJ: MARK cls *args OBJ
         items = stack
         stack = _pop_segment(op, pos, stack, metastack, max_items)
         below -= len(stack) + 1
         cls = items[0]
-        if cls.__class__ is not _Global or cls is getattr_global:
+        if cls.__class__ is not _Global or cls.is_getattr:  # type: ignore[union-attr]
             raise _calls_non_global(op, pos)
         stack.append(_DATA)
-        return pos + 1, stack, below, getattr_global
+        return pos + 1, stack, below
     if op == 0x69:  # INST module\nname\n, called with the items above the MARK
         module_raw, after = _read_line(d, pos + 1, n)
         name_raw, after = _read_line(d, after, n)
         stack = _pop_segment(op, pos, stack, metastack, max_items)
         below -= len(stack) + 1
-        glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "INST")
-        if glob.is_getattr:
-            raise _getattr_misused(pos)
+        st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "INST")
         stack.append(_DATA)
-        return after, stack, below, getattr_global
+        return after, stack, below
     if op == 0x92:  # NEWOBJ_EX cls args kwargs
         if len(stack) < 3:
             raise IndexError
         del stack[-2:]
-        if stack[-1].__class__ is not _Global or stack[-1] is getattr_global:
+        callee = stack[-1]
+        if callee.__class__ is not _Global or callee.is_getattr:  # type: ignore[union-attr]
             raise _calls_non_global(op, pos)
         stack[-1] = _DATA
-        return pos + 1, stack, below, getattr_global
+        return pos + 1, stack, below
     if op in (0x82, 0x83, 0x84):
         raise _unsafe(
             op,
@@ -900,17 +932,17 @@ def _rare(
             except UnicodeDecodeError:
                 raise _malformed("PERSID argument is not ASCII", pos) from None
             stack.append(_DATA)
-            return after, stack, below, getattr_global
+            return after, stack, below
         stack[-1] = _DATA
-        return pos + 1, stack, below, getattr_global
+        return pos + 1, stack, below
     if op == 0x97:  # NEXT_BUFFER
         st.buffers += 1
         stack.append(_DATA)
-        return pos + 1, stack, below, getattr_global
+        return pos + 1, stack, below
     if op == 0x98:  # READONLY_BUFFER
         stack[-1]
-        return pos + 1, stack, below, getattr_global
-    return (*_text_value(d, pos, n, op, st, stack), below, getattr_global)
+        return pos + 1, stack, below
+    return (*_text_value(d, pos, n, op, st, stack), below)
 
 
 def _text_value(
