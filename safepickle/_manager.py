@@ -90,7 +90,7 @@ class PolicyManager:
     @property
     def plugin_names(self) -> list[str]:
         """Names of the registered plugins, in registration order."""
-        return [name for name, _ in self._pm.list_name_plugin()]
+        return [name for name, plugin in self._pm.list_name_plugin() if plugin is not None]
 
     def decide(self, ref: GlobalRef, policy: object) -> Decision:
         """Ask every plugin; any deny wins, an allow needs at least one plugin, else deny."""

@@ -60,7 +60,9 @@ def test_wildcard_skips_private_names_and_reexports() -> None:
     assert info.value.decision.rule == "default-deny"
     # `from subprocess import call` in policy_samples: the wildcard must not admit it, and the
     # resolved object is on the floor by its own name anyway.
-    payload = b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x0epolicy_samples\x8c\x04call\x93."
+    payload = (
+        b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x0epolicy_samples\x8c\x04call\x93."
+    )
     with pytest.raises(ForbiddenGlobal) as info:
         safepickle.loads(payload, allow=["policy_samples:*"])
     assert info.value.decision.rule == "floor"
@@ -155,9 +157,13 @@ def test_thousands_of_distinct_globals_are_decided_once_each() -> None:
             calls.append(ref.dotted)
             return Decision.deny("test")
 
-    payload = b"\x80\x02(" + b"".join(
-        b"c" + b"policy_samples\n" + name.split(".")[1].encode() + b"\n" for name in names
-    ) + b"l."
+    payload = (
+        b"\x80\x02("
+        + b"".join(
+            b"c" + b"policy_samples\n" + name.split(".")[1].encode() + b"\n" for name in names
+        )
+        + b"l."
+    )
     policy = Policy(plugins=[Deny()])
     for _ in range(2):
         with pytest.raises(ForbiddenGlobal) as info:
@@ -194,9 +200,9 @@ def test_decide_reports_rule_and_plugin() -> None:
 
 def test_stdlib_allow_list_entries_all_resolve() -> None:
     """Every default entry names something that exists (or is a 3.13+ alias)."""
-    from safepickle.builtin.stdlib import SAFE_GLOBALS
-
     import importlib
+
+    from safepickle.builtin.stdlib import SAFE_GLOBALS
 
     missing = []
     for dotted in SAFE_GLOBALS:
