@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import pluggy
-
-hookimpl = pluggy.HookimplMarker("safepickle")
-"""Marker for plugin hook implementations: ``@safepickle.hookimpl``."""
-
-from .api import Unpickler, dump, dumps, load, load_all, loads  # noqa: E402
-from .decision import Decision, GlobalRef, Verdict  # noqa: E402
-from .errors import (  # noqa: E402
+from .api import Unpickler, dump, dumps, load, load_all, loads
+from .decision import Decision, GlobalRef, Verdict
+from .errors import (
     ExecutionError,
     ForbiddenGlobal,
     LimitExceeded,
@@ -20,8 +15,9 @@ from .errors import (  # noqa: E402
     TruncatedPickle,
     UnsafeOpcode,
 )
-from .limits import Limits  # noqa: E402
-from .policy import Policy, allowed  # noqa: E402
+from .hookspecs import hookimpl
+from .limits import Limits
+from .policy import Policy, allowed
 
 __version__ = "0.1.0"
 

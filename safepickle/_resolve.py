@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 import types
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .builtin.allowlist import WILDCARD_RULE
 from .decision import Decision, GlobalRef, Verdict

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO, Any, Callable
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle
 from .verify import Verified

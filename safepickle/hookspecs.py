@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 hookspec = pluggy.HookspecMarker("safepickle")
+#: marker for plugin hook implementations; public as ``safepickle.hookimpl``
+hookimpl = pluggy.HookimplMarker("safepickle")
 
 
 @hookspec

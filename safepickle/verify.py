@@ -23,7 +23,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, Union
+from typing import Any
 
 from .decision import GlobalRef
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
@@ -92,7 +92,7 @@ class _GetattrArgs:
         self.attr = attr
 
 
-_Sym = Union[object, int, _Global, _GetattrArgs]
+_Sym = object | int | _Global | _GetattrArgs
 
 
 @dataclass(frozen=True)
@@ -582,7 +582,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         below -= len(stack) + 1
                         target = stack[-1]
                         if target.__class__ is _Global:
-                            raise _modifies_global(op, target, pos)  # type: ignore[arg-type]
+                            raise _modifies_global(op, target, pos)
                         pos += 1
                     elif kind == _MARK:
                         metastack.append(stack)
@@ -597,14 +597,14 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                     elif kind == _APPEND:
                         stack.pop()
                         if stack[-1].__class__ is _Global:
-                            raise _modifies_global(op, stack[-1], pos)  # type: ignore[arg-type]
+                            raise _modifies_global(op, stack[-1], pos)
                         pos += 1
                     else:  # SETITEM
                         if len(stack) < 3:
                             raise IndexError
                         del stack[-2:]
                         if stack[-1].__class__ is _Global:
-                            raise _modifies_global(op, stack[-1], pos)  # type: ignore[arg-type]
+                            raise _modifies_global(op, stack[-1], pos)
                         pos += 1
                 elif kind <= _BUILD:
                     if kind == _TUPLE_N:
@@ -627,25 +627,25 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         func = stack[-1]
                         if func.__class__ is not _Global:
                             raise _calls_non_global(op, pos)
-                        if func.is_getattr:  # type: ignore[union-attr]
+                        if func.is_getattr:
                             if args.__class__ is not _GetattrArgs:
                                 raise _getattr_misused(pos)
-                            func.shaped += 1  # type: ignore[union-attr]
-                            args.parent.shaped += 1  # type: ignore[union-attr]
-                            stack[-1] = st.attr_global(args.parent, args.attr, pos)  # type: ignore[union-attr]
+                            func.shaped += 1
+                            args.parent.shaped += 1
+                            stack[-1] = st.attr_global(args.parent, args.attr, pos)
                         else:
                             stack[-1] = DATA
                         pos += 1
                     elif kind == _NEWOBJ:
                         stack.pop()
-                        if stack[-1].__class__ is not _Global or stack[-1].is_getattr:  # type: ignore[union-attr]
+                        if stack[-1].__class__ is not _Global or stack[-1].is_getattr:
                             raise _calls_non_global(op, pos)
                         stack[-1] = DATA
                         pos += 1
                     else:  # BUILD
                         stack.pop()
                         if stack[-1].__class__ is _Global:
-                            raise _modifies_global(op, stack[-1], pos)  # type: ignore[arg-type]
+                            raise _modifies_global(op, stack[-1], pos)
                         pos += 1
                 elif kind == _OTHER:
                     if op == 0x2E:  # STOP
@@ -879,7 +879,7 @@ def _rare(
             and items[0].__class__ is _Global
             and type(items[1]) is int
         ):
-            stack.append(_GetattrArgs(items[0], _decode_str(d, items[1])))  # type: ignore[arg-type]
+            stack.append(_GetattrArgs(items[0], _decode_str(d, items[1])))
         else:
             stack.append(_DATA)
         return pos + 1, stack, below
@@ -888,7 +888,7 @@ def _rare(
         stack = _pop_segment(op, pos, stack, metastack, max_items)
         below -= len(stack) + 1
         cls = items[0]
-        if cls.__class__ is not _Global or cls.is_getattr:  # type: ignore[union-attr]
+        if cls.__class__ is not _Global or cls.is_getattr:
             raise _calls_non_global(op, pos)
         stack.append(_DATA)
         return pos + 1, stack, below
@@ -905,7 +905,7 @@ def _rare(
             raise IndexError
         del stack[-2:]
         callee = stack[-1]
-        if callee.__class__ is not _Global or callee.is_getattr:  # type: ignore[union-attr]
+        if callee.__class__ is not _Global or callee.is_getattr:
             raise _calls_non_global(op, pos)
         stack[-1] = _DATA
         return pos + 1, stack, below

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from safepickle import hookimpl
 from safepickle.decision import Decision, GlobalRef
 from safepickle.errors import PolicyError
 from safepickle.floor import floor_reason
+from safepickle.hookspecs import hookimpl
 from safepickle.names import name_problem
 
 __all__ = ["AllowList", "Entry", "parse_entry"]
@@ -57,17 +57,17 @@ def parse_entry(entry: object) -> Entry:
                 "'pkg.mod:*'"
             )
         return Entry(module, qualname, text)
-    module_name = getattr(entry, "__module__", None)
-    qualname = getattr(entry, "__qualname__", None)
-    if not isinstance(module_name, str) or not isinstance(qualname, str):
+    module_name: object = getattr(entry, "__module__", None)
+    object_name: object = getattr(entry, "__qualname__", None)
+    if not isinstance(module_name, str) or not isinstance(object_name, str):
         raise PolicyError(
             f"bad policy entry {entry!r}: pass a class, a function or a 'module.name' string"
         )
-    if "<locals>" in qualname:
+    if "<locals>" in object_name:
         raise PolicyError(
-            f"{module_name}.{qualname} is defined inside a function; pickle cannot name it"
+            f"{module_name}.{object_name} is defined inside a function; pickle cannot name it"
         )
-    return Entry(module_name, qualname, f"{module_name}:{qualname}")
+    return Entry(module_name, object_name, f"{module_name}:{object_name}")
 
 
 def _check_allowable(entry: Entry) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import types
 from typing import Any
 
-from safepickle import hookimpl
 from safepickle.decision import Decision, GlobalRef
+from safepickle.hookspecs import hookimpl
 
 __all__ = ["SAFE_GLOBALS", "safepickle_decide"]
 
