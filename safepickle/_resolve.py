@@ -132,9 +132,10 @@ def _forbidden(use: GlobalUse, decision: Decision) -> ForbiddenGlobal:
     if decision.rule == "floor":
         message += " It is on safepickle's floor and can never be allowed."
     elif decision.rule == "default-deny":
+        entry = f"'{ref.module}:{ref.qualname}'"
         message += (
-            f" If you trust it: safepickle.loads(data, allow=['{ref.module}:{ref.qualname}']) "
-            f"or Policy(allow=['{ref.module}:{ref.qualname}'])."
+            f" If you trust it, pass allow=[{entry}] to the load call, or build "
+            f"Policy(allow=[{entry}])."
         )
     return ForbiddenGlobal(
         message,
