@@ -34,6 +34,9 @@ __all__ = ["GlobalUse", "Verified", "verify"]
 
 HIGHEST_PROTOCOL = 5
 _GETATTR = GlobalRef("builtins", "getattr")
+# Classes nest a few levels deep; a chain of getattr() a thousand deep is an attack on the
+# name building (quadratic) and on the recursion that spells it out.
+_MAX_NESTING = 32
 
 # The value every plain datum (number, bytes, container, call result) stands as.
 _DATA = object()
@@ -289,6 +292,8 @@ class _State:
         key = (parent.key, attr)
         found = self.globals.get(key)
         if found is None:
+            if parent.ref.qualname.count(".") >= _MAX_NESTING:
+                raise _malformed(f"getattr nests deeper than {_MAX_NESTING} names", offset)
             ref = GlobalRef(parent.ref.module, f"{parent.ref.qualname}.{attr}")
             found = _Global(key, ref, offset, "REDUCE", parent=parent, attr=attr)  # type: ignore[arg-type]
             self.globals[key] = found
@@ -467,6 +472,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     memo: list[_Sym] = []
     memo_put = memo.append
     ops = 0
+    next_check = 0x4000
     op = 0x28
     try:
         while True:
@@ -656,7 +662,8 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                     memo_put = memo.append
                 else:
                     raise _invalid(op, pos, st.start)
-            if ops & 0x3FFF == 0:
+            if ops >= next_check:  # runs add many opcodes at once: compare, do not mask
+                next_check = ops + 0x4000
                 _periodic(st, pos, n, ops, below + len(stack), len(memo))
     except IndexError:
         if op not in _ARGLEN or pos + _ARGLEN[op] >= min(n, len(d)):
