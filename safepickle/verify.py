@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -34,6 +35,7 @@ __all__ = ["GlobalUse", "Verified", "verify"]
 
 HIGHEST_PROTOCOL = 5
 _GETATTR = GlobalRef("builtins", "getattr")
+_U32 = struct.Struct("<I").unpack_from
 # Classes nest a few levels deep; a chain of getattr() a thousand deep is an attack on the
 # name building (quadratic) and on the recursion that spells it out.
 _MAX_NESTING = 32
@@ -464,6 +466,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     kinds = _KIND
     steps = _STEP
     runs = _RUNS
+    u32 = _U32
     DATA = _DATA
     stack: list[_Sym] = []
     push = stack.append
@@ -520,18 +523,19 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         pos += 2
                     elif kind == _BINGET:
                         index = m[pos + 1]
-                        if index >= len(memo):
-                            raise _malformed(f"memo index {index} was never written", pos)
-                        value = memo[index]
+                        try:
+                            value = memo[index]
+                        except IndexError:
+                            raise _never_written(index, pos) from None
                         push(value)
-                        if value.__class__ is not object:
+                        if value is not DATA and value.__class__ is not int:
                             _count_push(value)
                         pos += 2
                     else:
                         raise _invalid(op, pos, st.start)
                 elif kind <= _SHORT_DATA:
                     if kind == _LONG_BINPUT:
-                        index = m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
+                        index = u32(d, pos + 1)[0]
                         if index == len(memo):
                             memo_put(stack[-1])
                         elif index < len(memo):
@@ -540,16 +544,17 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                             raise _memo_gap(index, len(memo), pos)
                         pos += 5
                     elif kind == _LONG_BINGET:
-                        index = m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
-                        if index >= len(memo):
-                            raise _malformed(f"memo index {index} was never written", pos)
-                        value = memo[index]
+                        index = u32(d, pos + 1)[0]
+                        try:
+                            value = memo[index]
+                        except IndexError:
+                            raise _never_written(index, pos) from None
                         push(value)
-                        if value.__class__ is not object:
+                        if value is not DATA and value.__class__ is not int:
                             _count_push(value)
                         pos += 5
                     elif kind == _DATA4:
-                        size = m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
+                        size = u32(d, pos + 1)[0]
                         if op == 0x58:  # BINUNICODE
                             push(pos)
                         else:
@@ -562,8 +567,12 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                             memo_put(stack[-1])
                             pos += 2
                             ops += 1
-                        elif op == 0x72 and len(memo) == (  # LONG_BINPUT of a new entry
-                            m[pos + 1] | m[pos + 2] << 8 | m[pos + 3] << 16 | m[pos + 4] << 24
+                        elif (
+                            op == 0x72
+                            and len(memo)
+                            == (  # LONG_BINPUT of a new entry
+                                u32(d, pos + 1)[0]
+                            )
                         ):
                             memo_put(stack[-1])
                             pos += 5
@@ -665,7 +674,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
             if ops >= next_check:  # runs add many opcodes at once: compare, do not mask
                 next_check = ops + 0x4000
                 _periodic(st, pos, n, ops, below + len(stack), len(memo))
-    except IndexError:
+    except (IndexError, struct.error):
         if op not in _ARGLEN or pos + _ARGLEN[op] >= min(n, len(d)):
             raise _truncated(n) from None
         raise _underflow(op, pos) from None
@@ -693,6 +702,10 @@ def _invalid(op: int, pos: int, start: int) -> MalformedPickle:
             f"not a pickle: the first byte is {bytes([op])!r}, which is no opcode", pos
         )
     return _malformed(f"invalid opcode byte 0x{op:02x}", pos)
+
+
+def _never_written(index: int, pos: int) -> MalformedPickle:
+    return _malformed(f"memo index {index} was never written", pos)
 
 
 def _memo_gap(index: int, size: int, pos: int) -> MalformedPickle:
