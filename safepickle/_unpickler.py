@@ -66,41 +66,47 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 class SliceReader:
-    """A read-only file over ``data[start:end]`` with ``peek``, so the C unpickler reads it in
-    bulk (it prefetches through ``peek``) instead of one opcode at a time, as it does from a
-    :class:`io.BytesIO` for unframed protocols 0-3."""
+    """A read-only file over ``data[start:end]`` for the C unpickler.
 
-    __slots__ = ("_data", "_end", "_pos", "_view")
+    The C unpickler asks a file that has ``peek`` for a prefetch buffer before it reads; we hand
+    it the whole verified stream at once (the bytes object itself when the stream is all of it,
+    so nothing is copied). It then reads from that buffer exactly as :func:`pickle.loads` does,
+    at the same speed and without the per-opcode ``read`` calls it makes on a
+    :class:`io.BytesIO`. The only ``read`` it makes afterwards skips what it consumed; its result
+    is discarded, so it gets an empty bytes instead of a copy of the stream.
+    """
+
+    __slots__ = ("_data", "_end", "_peeked", "_pos")
 
     def __init__(self, data: bytes | bytearray, start: int, end: int) -> None:
         self._data = data
-        self._view = memoryview(data)
         self._pos = start
         self._end = end
+        self._peeked = False
+
+    def peek(self, size: int = 0) -> bytes:
+        data = self._data
+        if self._pos == 0 and self._end == len(data) and type(data) is bytes:
+            chunk = data
+        else:
+            chunk = bytes(memoryview(data)[self._pos : self._end])
+        self._peeked = True
+        return chunk
 
     def read(self, size: int = -1) -> bytes:
         pos = self._pos
         stop = self._end if size < 0 else min(pos + size, self._end)
         self._pos = stop
-        return (
-            bytes(self._view[pos:stop]) if type(self._data) is not bytes else self._data[pos:stop]
-        )
+        if self._peeked:
+            return b""  # skipping what was consumed from the peeked buffer
+        return bytes(memoryview(self._data)[pos:stop])
 
     def readinto(self, buffer: Any) -> int:
-        pos = self._pos
-        chunk = self._view[pos : min(pos + len(buffer), self._end)]
-        count = len(chunk)
-        memoryview(buffer).cast("B")[:count] = chunk
-        self._pos = pos + count
-        return count
+        chunk = self.read(len(memoryview(buffer)))
+        memoryview(buffer).cast("B")[: len(chunk)] = chunk
+        return len(chunk)
 
     def readline(self, size: int = -1) -> bytes:
         pos = self._pos
         newline = self._data.find(b"\n", pos, self._end)
-        stop = self._end if newline < 0 else newline + 1
-        self._pos = stop
-        return bytes(self._view[pos:stop])
-
-    def peek(self, size: int = 0) -> bytes:
-        pos = self._pos
-        return bytes(self._view[pos : min(pos + max(size, 1), self._end)])
+        return self.read((self._end if newline < 0 else newline + 1) - pos)

@@ -6,7 +6,6 @@ resolve the allowed ones -> execute on :class:`SafeUnpickler` -> validate hooks 
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import time
@@ -112,15 +111,7 @@ def _execute(
                 f"the stream refers to {verified.out_of_band_buffers} out-of-band buffer(s) "
                 f"but {len(buffers or ())} were given (pass them as buffers=...)"
             )
-        if (
-            verified.framed
-            and type(data) is bytes
-            and verified.start == 0
-            and verified.end == len(data)
-        ):
-            file: Any = io.BytesIO(data)  # shares the bytes; framed streams are read in bulk
-        else:
-            file = SliceReader(data, verified.start, verified.end)
+        file = SliceReader(data, verified.start, verified.end)
         unpickler = SafeUnpickler(
             file,
             approved=approved,
