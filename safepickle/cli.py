@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from . import __version__, verify
 from .errors import SafePickleError
 
 __all__ = ["SUBCOMMANDS", "UsageError", "main"]
@@ -30,8 +30,6 @@ class UsageError(SafePickleError):
 
 
 def _version() -> str:
-    from . import verify
-
     implementation = getattr(verify, "IMPLEMENTATION", "python")
     python = sys.version.split()[0]
     return f"safepickle {__version__} (verifier: {implementation}, Python {python})"
