@@ -37,7 +37,7 @@ FLOOR_MODULES: frozenset[str] = frozenset(
         "io", "_io", "shutil", "tempfile", "glob", "fileinput", "filecmp", "zipfile", "tarfile",
         "socket", "_socket", "ssl", "select", "selectors", "http", "urllib", "ftplib", "smtplib",
         "poplib", "imaplib", "nntplib", "telnetlib", "xmlrpc", "socketserver", "webbrowser",
-        "sqlite3", "logging", "distutils", "setuptools", "pip", "ensurepip", "venv", "cmd",
+        "_pyio", "_compression", "mailbox", "sqlite3", "logging", "distutils", "setuptools", "pip", "ensurepip", "venv", "cmd",
         "idlelib", "tkinter", "turtle", "curses", "readline", "rlcompleter",
         # py2 spellings, for streams read with fix_imports=False
         "__builtin__", "commands", "cPickle", "copy_reg", "dummy_threading", "thread", "popen2",
@@ -69,7 +69,12 @@ FLOOR_NAMES: frozenset[str] = frozenset(
         "copyreg.constructor", "copyreg.dispatch_table",
         "codecs.open", "codecs.lookup", "codecs.register", "codecs.getreader",
         "codecs.getwriter", "codecs.EncodedFile", "_codecs.lookup", "_codecs.register",
-        "pathlib.Path.write_text", "pathlib.Path.write_bytes", "pathlib.Path.unlink",
+        # concrete paths' methods open, create, delete and list files (the classes' own names
+        # are checked after import too, so PosixPath.touch is caught as Path.touch)
+        "pathlib.Path", "pathlib._local.Path", "pathlib._abc.PathBase",
+        "gzip.open", "gzip.GzipFile", "bz2.open", "bz2.BZ2File", "lzma.open", "lzma.LZMAFile",
+        "wave.open", "tokenize.open", "netrc.netrc", "mimetypes.read_mime_types",
+        "mimetypes.init", "pstats.Stats", "configparser.ConfigParser.read",
         "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile", "numpy.save",
         "numpy.memmap", "numpy.ctypeslib",
         "numpy.lib.format.read_array", "numpy.lib.format.open_memmap",

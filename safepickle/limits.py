@@ -32,6 +32,8 @@ class Limits:
     max_memo_entries: int = 10_000_000
     #: items one opcode adds to a container or tuple at once (APPENDS, SETITEMS, TUPLE ...)
     max_container_items: int = 2_000_000
+    #: distinct globals one stream names (each is decided, imported and resolved once)
+    max_globals: int = 50_000
     #: digits of a protocol-0 INT/LONG (CPython's own default ``int`` max str digits is 4300)
     max_int_digits: int = 4300
 

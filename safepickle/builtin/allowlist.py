@@ -2,10 +2,11 @@
 
 Entries are classes or functions (``MyClass``), exact dotted names (``"pkg.mod.Name"``), exact
 names with an explicit module (``"pkg.mod:Outer.Inner"``) or module wildcards (``"pkg.mod:*"``).
-A wildcard in an allow-list admits only public names (no part starting with ``_``) of exactly
-that module (no submodules), and only objects defined there (their ``__module__`` is the module,
-checked after import), so a module's re-exports such as ``from subprocess import run`` are
-never admitted by it. In a deny-list a wildcard covers the module, its submodules and every name.
+A wildcard in an allow-list admits only public top-level names (not starting with ``_``, no
+dotted names: a class's methods and nested classes need their own entry) of exactly that module
+(no submodules), and only classes and functions defined there (their ``__module__`` is the
+module, checked after import), so a module's re-exports such as ``from subprocess import run``
+are never admitted by it. In a deny-list a wildcard covers the module, its submodules and every name.
 """
 
 from __future__ import annotations
@@ -117,8 +118,10 @@ class AllowList:
             return Decision.deny("listed in the policy's deny-list", rule="deny-list")
         if dotted in self._allow_exact:
             return Decision.allow("listed in the policy's allow-list", rule="allow-list")
-        if ref.module in self._allow_modules and not any(
-            part.startswith("_") for part in ref.qualname.split(".")
+        if (
+            ref.module in self._allow_modules
+            and "." not in ref.qualname
+            and not ref.qualname.startswith("_")
         ):
             return Decision.allow(
                 f"public name of module '{ref.module}', allowed by '{ref.module}:*'",
