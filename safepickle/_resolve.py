@@ -9,6 +9,7 @@ through a module), and the object checked against the floor by its own ``__modul
 
 from __future__ import annotations
 
+import enum
 import importlib
 import types
 from collections.abc import Callable
@@ -82,6 +83,15 @@ def approve(
             obj: Any = _restricted_getattr(children)
         else:
             obj = _resolve(use, decision, policy)
+            if use.mutated and isinstance(obj, enum.EnumMeta):
+                # Calling an enum class returns one of its shared members: a BUILD on it would
+                # change that member for the whole process.
+                raise _refuse(
+                    use,
+                    "the stream changes (BUILD/SETITEM/APPEND) a value this enum returned, "
+                    "which is a member shared by the whole process",
+                    "shared-instance",
+                )
         objects[use.key] = obj
         if use.via_getattr is None:
             approved[use.key] = obj

@@ -11,25 +11,42 @@ a symbolic stack just rich enough to know
 
 Symbolic values are cheap on purpose (no object per opcode): ``_DATA`` for any plain value,
 an ``int`` (the opcode's offset) for a str constant that ``STACK_GLOBAL`` may need, a
-:class:`_Global` for an imported name and :class:`_GetattrArgs` for the one tuple shape
-Python 3.14 uses to pickle nested classes. The scanner and the loader share this pass, so
-scanning a stream and loading it can never disagree.
+:class:`_Global` for an imported name, :class:`_Args` for a tuple that starts with one (the
+``getattr(Outer, "Inner")`` shape of nested classes, copyreg's constructors), a
+:class:`_Result` for what a call returned (one shared marker per callee, so no allocation) and
+``_RANGE`` for a range. The scanner and the loader share this pass, so scanning a stream and
+loading it can never disagree.
 """
 
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import Any, Literal
 
 from .decision import GlobalRef
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
 from .limits import Limits
 from .names import canonical_ref
+
+# --- compiled fast path: the optional extension (dispatch at the end of this module) -----------
+_FastVerify = Callable[
+    [bytes, int, int, int, int, int, int],
+    "tuple[int, int, bool, int, int, tuple[tuple[str, str, int, str, int, bool], ...]] | None",
+]
+try:
+    from ._speedups import fast_verify as _compiled_verify
+except ImportError:  # built without a compiler: the pure-Python pass does everything
+    _c_fast_verify: _FastVerify | None = None
+else:
+    _c_fast_verify = _compiled_verify
+# -----------------------------------------------------------------------------------------------
 
 __all__ = ["GlobalUse", "Verified", "verify"]
 
@@ -51,12 +68,15 @@ class _Global:
     __slots__ = (
         "attr",
         "is_getattr",
+        "is_range",
         "key",
+        "mutated",
         "offset",
         "opcode",
         "parent",
         "pushes",
         "ref",
+        "result",
         "shaped",
     )
 
@@ -80,6 +100,11 @@ class _Global:
         self.pushes = 0
         #: of those, times it was consumed by ``getattr(parent, "attr")`` as callable or parent
         self.shaped = 0
+        self.is_range = parent is None and ref == _RANGE_REF
+        #: what calling it pushes: the range marker, or a marker that remembers the callee
+        self.result: object = _RANGE if self.is_range else _Result(self, None)
+        #: a value it returned was changed by BUILD/SETITEM(S)/APPEND(S)/ADDITEMS
+        self.mutated = False
 
     @property
     def shape_only(self) -> bool:
@@ -87,17 +112,51 @@ class _Global:
         return self.shaped > 0 and self.pushes == self.shaped
 
 
-class _GetattrArgs:
-    """A 2-tuple ``(global, "attr")``: the arguments of a 3.14 nested-class reference."""
+class _Args:
+    """A tuple whose first item is a global: ``(global, "attr")`` is the getattr shape of nested
+    classes; ``(cls, base, ...)`` is how copyreg's constructors name the class they call."""
 
-    __slots__ = ("attr", "parent")
+    __slots__ = ("attr", "parent", "second")
 
-    def __init__(self, parent: _Global, attr: str) -> None:
+    def __init__(self, parent: _Global, second: _Global | None, attr: str | None) -> None:
         self.parent = parent
+        self.second = second
         self.attr = attr
 
 
-_Sym = object | int | _Global | _GetattrArgs
+class _Result:
+    """The value a call of ``owner`` (with class arguments ``args``) returned."""
+
+    __slots__ = ("args", "done", "owner")
+
+    def __init__(self, owner: _Global, args: _Args | None) -> None:
+        self.owner = owner
+        self.args = args
+        self.done = False
+
+
+# A range object, and a tuple that holds one: a range passed straight into set(), bytes(),
+# array() ... would be materialised, turning a few bytes of pickle into gigabytes.
+_RANGE = object()
+_RANGE_ARGS = object()
+_RANGE_REF = GlobalRef("builtins", "range")
+#: callables that iterate their argument while constructing
+_MATERIALIZERS = frozenset(
+    f"builtins.{name}"
+    for name in ("list", "tuple", "set", "frozenset", "bytes", "bytearray", "dict", "str")
+) | frozenset(
+    {
+        "collections.deque",
+        "collections.Counter",
+        "collections.OrderedDict",
+        "collections.UserList",
+        "collections.UserDict",
+        "collections.defaultdict",
+        "array.array",
+    }
+)
+
+_Sym = object | int | _Global | _Args | _Result
 
 
 @dataclass(frozen=True)
@@ -124,6 +183,9 @@ class GlobalUse:
     #: identifies the global within its stream: ``(raw_module, raw_name)``, or for a getattr
     #: reference ``(parent key, attr)``
     key: Any = None
+    #: a value a call of it returned was then changed by BUILD, SETITEM(S), APPEND(S) or
+    #: ADDITEMS (refused for enums, whose calls return shared members)
+    mutated: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,10 +294,17 @@ _NAMES = {
 
 _DECIMAL = re.compile(rb"[0-9]+\Z")
 _INT_TEXT = re.compile(rb"[ \t]*[+-]?[0-9]+[ \t]*\Z")
+# Unambiguous on purpose: each digit can belong to one repetition only, so a long non-float
+# fails in linear time (``[0-9]+\.?[0-9]*`` backtracks quadratically on a million digits).
 _FLOAT_TEXT = re.compile(
-    rb"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)\Z",
+    rb"[ \t]*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)"
+    rb"[ \t]*\Z",
     re.IGNORECASE,
 )
+#: longest module or qualified name, in bytes; real ones are a few dozen
+MAX_NAME_BYTES = 1024
+#: longest protocol-0 FLOAT text
+_MAX_FLOAT_TEXT = 1024
 
 
 def opcode_name(op: int) -> str:
@@ -254,6 +323,7 @@ class _State:
         "framed",
         "globals",
         "limits",
+        "names",
         "persistent_ids",
         "persistent_ok",
         "protocol",
@@ -278,6 +348,7 @@ class _State:
         self.protocol = 0
         self.framed = False
         self.globals: dict[object, _Global] = {}
+        self.names: dict[int, str] = {}
         self.persistent_ids = 0
         self.buffers = 0
 
@@ -285,15 +356,24 @@ class _State:
         key = (module, name)
         found = self.globals.get(key)
         if found is None:
+            self._check_new_global(offset)
+            if len(module) > MAX_NAME_BYTES or len(name) > MAX_NAME_BYTES:
+                raise _malformed(f"a global's name is longer than {MAX_NAME_BYTES}", offset)
             ref = canonical_ref(module, name, self.protocol, self.fix_imports)
             found = self.globals[key] = _Global(key, ref, offset, opcode)
         found.pushes += 1
         return found
 
+    def _check_new_global(self, offset: int) -> None:
+        maximum = self.limits.max_globals
+        if len(self.globals) >= maximum:
+            raise _limit("max_globals", maximum, "the number of distinct globals", offset)
+
     def attr_global(self, parent: _Global, attr: str, offset: int) -> _Global:
         key = (parent.key, attr)
         found = self.globals.get(key)
         if found is None:
+            self._check_new_global(offset)
             if parent.ref.qualname.count(".") >= _MAX_NESTING:
                 raise _malformed(f"getattr nests deeper than {_MAX_NESTING} names", offset)
             ref = GlobalRef(parent.ref.module, f"{parent.ref.qualname}.{attr}")
@@ -348,24 +428,31 @@ def _read_line(d: bytes, pos: int, n: int) -> tuple[bytes, int]:
     return d[pos:nl], nl + 1
 
 
-def _decode_str(d: bytes, pos: int) -> str:
-    """Decode the str constant pushed by the unicode opcode at ``pos`` (for STACK_GLOBAL)."""
+def _decode_str(d: bytes, pos: int, names: dict[int, str]) -> str:
+    """Decode the str constant pushed by the unicode opcode at ``pos`` (for STACK_GLOBAL and
+    getattr names), at most :data:`MAX_NAME_BYTES` long, once per constant (``names``)."""
+    found = names.get(pos)
+    if found is not None:
+        return found
     op = d[pos]
     if op == 0x8C:
-        size = d[pos + 1]
-        raw = d[pos + 2 : pos + 2 + size]
+        begin, size = pos + 2, d[pos + 1]
     elif op == 0x58:
-        size = int.from_bytes(d[pos + 1 : pos + 5], "little")
-        raw = d[pos + 5 : pos + 5 + size]
+        begin, size = pos + 5, int.from_bytes(d[pos + 1 : pos + 5], "little")
     elif op == 0x8D:
-        size = int.from_bytes(d[pos + 1 : pos + 9], "little")
-        raw = d[pos + 9 : pos + 9 + size]
+        begin, size = pos + 9, int.from_bytes(d[pos + 1 : pos + 9], "little")
     else:  # UNICODE, validated when it was read
-        return d[pos + 1 : d.index(b"\n", pos)].decode("raw-unicode-escape")
+        begin = pos + 1
+        size = d.index(b"\n", pos) - begin
+    if size > MAX_NAME_BYTES:
+        raise _malformed(f"a name of {size:,} bytes (longer than {MAX_NAME_BYTES})", pos)
+    raw = d[begin : begin + size]
     try:
-        return raw.decode("utf-8", "surrogatepass")
+        text = raw.decode("raw-unicode-escape" if op == 0x56 else "utf-8", "surrogatepass")
     except UnicodeDecodeError:
-        raise _malformed("STACK_GLOBAL operand is not valid UTF-8", pos) from None
+        raise _malformed("a global's name is not valid UTF-8", pos) from None
+    names[pos] = text
+    return text
 
 
 def verify(
@@ -391,8 +478,9 @@ def verify(
     else:
         too_long_at = None
     state = _State(start, limits, fix_imports, encoding, errors, persistent_ids)
+    fast = _fast_path(data, start, n, state)  # the compiled pass: None when it bails
     try:
-        end, opcodes = _run(data, start, n, state)
+        end, opcodes = _run(data, start, n, state) if fast is None else fast
     except TruncatedPickle as exc:
         if too_long_at is not None:
             raise _limit(
@@ -429,6 +517,7 @@ def verify(
                 via,
                 glob.shape_only,
                 glob.key,
+                glob.mutated,
             )
         )
     return Verified(
@@ -596,7 +685,10 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         push = stack.append
                         below -= len(stack) + 1
                         target = stack[-1]
-                        if target.__class__ is _Global:
+                        if target.__class__ is _Result:
+                            if not target.done:
+                                _mark_mutated(target)
+                        elif target.__class__ is _Global:
                             raise _modifies_global(op, target, pos)
                         pos += 1
                     elif kind == _MARK:
@@ -609,32 +701,32 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         stack = []
                         push = stack.append
                         pos += 1
-                    elif kind == _APPEND:
-                        stack.pop()
-                        if stack[-1].__class__ is _Global:
-                            raise _modifies_global(op, stack[-1], pos)
-                        pos += 1
-                    else:  # SETITEM
-                        if len(stack) < 3:
-                            raise IndexError
-                        del stack[-2:]
-                        if stack[-1].__class__ is _Global:
-                            raise _modifies_global(op, stack[-1], pos)
+                    else:  # APPEND, SETITEM
+                        if kind == _APPEND:
+                            stack.pop()
+                        else:
+                            if len(stack) < 3:
+                                raise IndexError
+                            del stack[-2:]
+                        target = stack[-1]
+                        if target.__class__ is _Result:
+                            if not target.done:
+                                _mark_mutated(target)
+                        elif target.__class__ is _Global:
+                            raise _modifies_global(op, target, pos)
                         pos += 1
                 elif kind <= _BUILD:
                     if kind == _TUPLE_N:
                         count = op - 0x84
                         if len(stack) < count:
                             raise IndexError
-                        if (
-                            count == 2
-                            and stack[-2].__class__ is _Global
-                            and type(stack[-1]) is int
-                        ):
-                            attr = _decode_str(d, stack.pop())  # type: ignore[arg-type]
-                            stack[-1] = _GetattrArgs(stack[-1], attr)  # type: ignore[arg-type]
+                        items = stack[-count:]
+                        del stack[-count:]
+                        if items[0].__class__ is _Global:
+                            push(_class_args(d, items, st))
+                        elif _RANGE in items:
+                            push(_RANGE_ARGS)
                         else:
-                            del stack[len(stack) - count :]
                             push(DATA)
                         pos += 1
                     elif kind == _REDUCE:
@@ -642,25 +734,32 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         func = stack[-1]
                         if func.__class__ is not _Global:
                             raise _calls_non_global(op, pos)
-                        if func.is_getattr:
-                            if args.__class__ is not _GetattrArgs:
-                                raise _getattr_misused(pos)
-                            func.shaped += 1
-                            args.parent.shaped += 1
-                            stack[-1] = st.attr_global(args.parent, args.attr, pos)
+                        if args.__class__ is _Args:
+                            stack[-1] = _call_with_class(func, args, st, pos)
+                        elif func.is_getattr:
+                            raise _getattr_misused(pos)
                         else:
-                            stack[-1] = DATA
+                            if args is _RANGE_ARGS or args is _RANGE:
+                                _check_range_args(func, op, pos)
+                            stack[-1] = func.result
                         pos += 1
                     elif kind == _NEWOBJ:
-                        stack.pop()
-                        if stack[-1].__class__ is not _Global or stack[-1].is_getattr:
+                        args = stack.pop()
+                        cls = stack[-1]
+                        if cls.__class__ is not _Global or cls.is_getattr:
                             raise _calls_non_global(op, pos)
-                        stack[-1] = DATA
+                        if args is _RANGE_ARGS:
+                            _check_range_args(cls, op, pos)
+                        stack[-1] = cls.result
                         pos += 1
                     else:  # BUILD
                         stack.pop()
-                        if stack[-1].__class__ is _Global:
-                            raise _modifies_global(op, stack[-1], pos)
+                        target = stack[-1]
+                        if target.__class__ is _Result:
+                            if not target.done:
+                                _mark_mutated(target)
+                        elif target.__class__ is _Global:
+                            raise _modifies_global(op, target, pos)
                         pos += 1
                 elif kind == _OTHER:
                     if op == 0x2E:  # STOP
@@ -769,8 +868,49 @@ def _count_push(value: object) -> None:
     cls = value.__class__
     if cls is _Global:
         value.pushes += 1  # type: ignore[attr-defined]
-    elif cls is _GetattrArgs:
+    elif cls is _Args:
         value.parent.pushes += 1  # type: ignore[attr-defined]
+
+
+def _class_args(d: bytes, items: list[_Sym], st: _State) -> _Args:
+    """The marker for a tuple whose first item is a global (see :class:`_Args`)."""
+    first: _Global = items[0]  # type: ignore[assignment]
+    second = items[1] if len(items) > 1 else None
+    if len(items) == 2 and type(second) is int:
+        return _Args(first, None, _decode_str(d, second, st.names))
+    return _Args(first, second if second.__class__ is _Global else None, None)
+
+
+def _call_with_class(func: _Global, args: _Args, st: _State, pos: int) -> _Sym:
+    """REDUCE of ``func`` on a tuple that starts with a global: the getattr shape (a dotted
+    name), or a constructor such as copyreg._reconstructor(cls, base, state)."""
+    if func.is_getattr:
+        if args.attr is None:
+            raise _getattr_misused(pos)
+        func.shaped += 1
+        args.parent.shaped += 1
+        return st.attr_global(args.parent, args.attr, pos)
+    return _Result(func, args)
+
+
+def _mark_mutated(result: _Result) -> None:
+    """A call's value is being changed: remember it for the callee and the classes it got."""
+    result.done = True
+    result.owner.mutated = True
+    if result.args is not None:
+        result.args.parent.mutated = True
+        if result.args.second is not None:
+            result.args.second.mutated = True
+
+
+def _check_range_args(func: _Global, op: int, pos: int) -> None:
+    if func.ref.dotted in _MATERIALIZERS:
+        raise _unsafe(
+            op,
+            f"{opcode_name(op)} passes a range straight to {func.ref.dotted}, which would "
+            "materialise it (a few bytes of pickle, gigabytes of memory)",
+            pos,
+        )
 
 
 def _getattr_misused(pos: int) -> UnsafeOpcode:
@@ -835,7 +975,10 @@ def _rare(
                 pos,
             )
         glob = st.make_global(
-            _decode_str(d, module_at), _decode_str(d, name_at), pos, "STACK_GLOBAL"
+            _decode_str(d, module_at, st.names),
+            _decode_str(d, name_at, st.names),
+            pos,
+            "STACK_GLOBAL",
         )
         stack.append(glob)
         return pos + 1, stack, below
@@ -893,13 +1036,10 @@ def _rare(
         below -= len(stack) + 1
         if op == 0x64 and len(items) & 1:
             raise _malformed("odd number of items for DICT", pos)
-        if (
-            op == 0x74
-            and len(items) == 2
-            and items[0].__class__ is _Global
-            and type(items[1]) is int
-        ):
-            stack.append(_GetattrArgs(items[0], _decode_str(d, items[1])))
+        if op == 0x74 and items and items[0].__class__ is _Global:
+            stack.append(_class_args(d, items, st))
+        elif op == 0x74 and _RANGE in items:
+            stack.append(_RANGE_ARGS)
         else:
             stack.append(_DATA)
         return pos + 1, stack, below
@@ -910,24 +1050,32 @@ def _rare(
         cls = items[0]
         if cls.__class__ is not _Global or cls.is_getattr:
             raise _calls_non_global(op, pos)
-        stack.append(_DATA)
+        if _RANGE in items:
+            _check_range_args(cls, op, pos)
+        stack.append(cls.result)
         return pos + 1, stack, below
     if op == 0x69:  # INST module\nname\n, called with the items above the MARK
         module_raw, after = _read_line(d, pos + 1, n)
         name_raw, after = _read_line(d, after, n)
+        items = stack
         stack = _pop_segment(op, pos, stack, metastack, max_items)
         below -= len(stack) + 1
-        st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "INST")
-        stack.append(_DATA)
+        glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "INST")
+        if _RANGE in items:
+            _check_range_args(glob, op, pos)
+        stack.append(glob.result)
         return after, stack, below
     if op == 0x92:  # NEWOBJ_EX cls args kwargs
         if len(stack) < 3:
             raise IndexError
+        args = stack[-2]
         del stack[-2:]
         callee = stack[-1]
         if callee.__class__ is not _Global or callee.is_getattr:
             raise _calls_non_global(op, pos)
-        stack[-1] = _DATA
+        if args is _RANGE_ARGS:
+            _check_range_args(callee, op, pos)
+        stack[-1] = callee.result
         return pos + 1, stack, below
     if op in (0x82, 0x83, 0x84):
         raise _unsafe(
@@ -979,7 +1127,7 @@ def _text_value(
         if not _INT_TEXT.match(body) and not (op == 0x49 and _int_base0(body)):
             raise _malformed(f"{opcode_name(op)} argument {line[:40]!r} is not an integer", pos)
     elif op == 0x46:  # FLOAT
-        if not _FLOAT_TEXT.match(line):
+        if len(line) > _MAX_FLOAT_TEXT or not _FLOAT_TEXT.match(line):
             raise _malformed(f"FLOAT argument {line[:40]!r} is not a float", pos)
     elif op == 0x53:  # STRING: a quoted, escaped Python 2 str
         if len(line) < 2 or line[0] != line[-1] or line[0] not in b"'\"":
@@ -1011,3 +1159,93 @@ def _int_base0(body: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- compiled fast path: dispatch (safepickle/_speedups.c) -------------------------------------
+# The C pass implements the accepting path of _loop() only. On any error, limit, rare opcode or
+# getattr shape it returns None ("bails") and the pure-Python pass above runs from the start, so
+# both give the same verdict by construction. SAFEPICKLE_PURE_PYTHON=1 switches it off.
+
+
+def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | None:
+    """The compiled pass: fills ``st`` as ``_run`` would and returns (offset past STOP, opcodes
+    seen), or returns None, leaving ``st`` untouched, when the stream needs the Python pass."""
+    if _c_fast_verify is None:
+        return None
+    limits = st.limits
+    found = _c_fast_verify(
+        d,
+        start,
+        n,
+        limits.max_opcodes,
+        limits.max_stack_depth,
+        limits.max_memo_entries,
+        limits.max_container_items,
+    )
+    if found is None:
+        return None
+    end, protocol, framed, opcodes, buffers, uses = found
+    fix_imports = st.fix_imports
+    table: dict[object, _Global] = {}
+    for module, name, offset, opcode, pushes, called in uses:  # as _State.make_global
+        key = (module, name)
+        ref = canonical_ref(module, name, protocol, fix_imports)
+        if called and ref == _GETATTR:  # REDUCE/NEWOBJ calls builtins.getattr: Python raises
+            return None
+        glob = table[key] = _Global(key, ref, offset, opcode)
+        glob.pushes = pushes
+    st.globals.update(table)
+    st.protocol = protocol
+    st.framed = framed
+    st.buffers = buffers
+    return end, opcodes
+
+
+def _python_only(d: bytes, start: int, n: int, st: _State) -> None:
+    """The dispatch when the compiled pass is off: always defer to the Python pass."""
+    return None
+
+
+class _Bailed(Exception):
+    """The compiled pass bailed while :func:`_verify_with` forced it."""
+
+
+def _c_only(d: bytes, start: int, n: int, st: _State) -> tuple[int, int]:
+    if _c_fast_verify is None:
+        raise RuntimeError("safepickle._speedups is not built: there is no compiled verifier")
+    found = _fast_run(d, start, n, st)
+    if found is None:
+        raise _Bailed
+    return found
+
+
+_fast_path = (
+    _fast_run
+    if _c_fast_verify is not None and not os.environ.get("SAFEPICKLE_PURE_PYTHON")
+    else _python_only
+)
+#: which verifier ``verify()`` runs first: ``"c"`` (the compiled fast path, falling back to
+#: Python when it bails) or ``"python"`` (extension not built, or ``SAFEPICKLE_PURE_PYTHON`` set)
+IMPLEMENTATION: Literal["c", "python"] = "c" if _fast_path is _fast_run else "python"
+
+
+def _verify_with(
+    implementation: Literal["c", "python"], data: bytes, start: int = 0, **options: Any
+) -> Verified | None:
+    """:func:`verify` with one implementation forced, for the differential tests.
+
+    ``"python"`` runs the pure-Python pass only; ``"c"`` runs the compiled pass only and returns
+    None where it bails. Swaps a module global for the call: not thread-safe, tests only.
+    """
+    global _fast_path
+    saved = _fast_path
+    _fast_path = _c_only if implementation == "c" else _python_only
+    try:
+        return verify(data, start, **options)
+    except _Bailed:
+        return None
+    finally:
+        _fast_path = saved
+
+
+# --- end of the compiled fast path -------------------------------------------------------------

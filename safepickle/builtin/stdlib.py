@@ -7,6 +7,8 @@ by name and touch no file, process or socket.
 
 from __future__ import annotations
 
+import fractions
+import re
 import types
 from typing import Any
 
@@ -27,6 +29,33 @@ def _latin1_bytes(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> 
     return obj.encode("latin-1", errors)
 
 
+def _bytes(*args: Any) -> bytes:
+    """``bytes`` without ``bytes(n)``: an int argument allocates n bytes (``bytes(10**12)``)."""
+    if args and isinstance(args[0], int):
+        raise ValueError("safepickle refuses bytes(n) from a pickle: it would allocate n bytes")
+    return bytes(*args)
+
+
+def _bytearray(*args: Any) -> bytearray:
+    """``bytearray`` without ``bytearray(n)``, for the same reason as :func:`_bytes`."""
+    if args and isinstance(args[0], int):
+        raise ValueError("safepickle refuses bytearray(n) from a pickle: it allocates n bytes")
+    return bytearray(*args)
+
+
+_FRACTION_TEXT = re.compile(r"\s*[+-]?[0-9]{1,4300}(?:/[0-9]{1,4300})?\s*\Z")
+
+
+def _fraction(*args: Any) -> fractions.Fraction:
+    """``Fraction`` from what ``Fraction.__reduce__`` writes ("3/4") or two ints; the general
+    string form takes exponents, and ``Fraction("1e999999999")`` computes a giant power."""
+    if len(args) == 1 and isinstance(args[0], str) and not _FRACTION_TEXT.match(args[0]):
+        raise ValueError("safepickle accepts Fraction('p/q') and Fraction(p, q) only")
+    if not all(isinstance(arg, (str, int)) for arg in args):
+        raise ValueError("safepickle accepts Fraction('p/q') and Fraction(p, q) only")
+    return fractions.Fraction(*args)
+
+
 _CONSTRUCTS_VALUE = "constructs a plain value from its arguments; runs no code from the stream"
 
 #: canonical name -> why it is safe with any arguments
@@ -35,10 +64,11 @@ SAFE_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
         # builtins: value types and the singletons pickle writes by name
         "builtins.set": _CONSTRUCTS_VALUE,
         "builtins.frozenset": _CONSTRUCTS_VALUE,
-        "builtins.bytearray": _CONSTRUCTS_VALUE,
-        "builtins.bytes": _CONSTRUCTS_VALUE,
+        "builtins.bytearray": "narrowed: no bytearray(n), which would allocate n bytes",
+        "builtins.bytes": "narrowed: no bytes(n), which would allocate n bytes",
         "builtins.complex": _CONSTRUCTS_VALUE,
-        "builtins.range": _CONSTRUCTS_VALUE,
+        "builtins.range": "a lazy range; the verifier refuses passing one straight into a "
+        "constructor that would materialise it",
         "builtins.slice": _CONSTRUCTS_VALUE,
         "builtins.int": _CONSTRUCTS_VALUE,
         "builtins.float": _CONSTRUCTS_VALUE,
@@ -66,7 +96,7 @@ SAFE_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
         "zoneinfo (no absolute paths, no '..'), read-only",
         # numbers
         "decimal.Decimal": _CONSTRUCTS_VALUE,
-        "fractions.Fraction": _CONSTRUCTS_VALUE,
+        "fractions.Fraction": "narrowed to Fraction('p/q') and Fraction(p, q): no exponents",
         # identifiers and addresses
         "uuid.UUID": _CONSTRUCTS_VALUE,
         "uuid.SafeUUID": "an enum; calling it looks a member up by value",
@@ -100,7 +130,14 @@ SAFE_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
     }
 )
 
-_SUBSTITUTES: dict[str, Any] = {"_codecs.encode": _latin1_bytes}
+# Narrowed stand-ins for constructors whose general forms amplify: handed out instead of the real
+# callable; they return the real types.
+_SUBSTITUTES: dict[str, Any] = {
+    "_codecs.encode": _latin1_bytes,
+    "builtins.bytes": _bytes,
+    "builtins.bytearray": _bytearray,
+    "fractions.Fraction": _fraction,
+}
 
 
 @hookimpl
