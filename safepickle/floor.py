@@ -37,7 +37,8 @@ FLOOR_MODULES: frozenset[str] = frozenset(
         "io", "_io", "shutil", "tempfile", "glob", "fileinput", "filecmp", "zipfile", "tarfile",
         "socket", "_socket", "ssl", "select", "selectors", "http", "urllib", "ftplib", "smtplib",
         "poplib", "imaplib", "nntplib", "telnetlib", "xmlrpc", "socketserver", "webbrowser",
-        "_pyio", "_compression", "mailbox", "sqlite3", "logging", "distutils", "setuptools", "pip", "ensurepip", "venv", "cmd",
+        "_pyio", "_compression", "mailbox", "sqlite3", "logging", "distutils", "setuptools",
+        "pip", "ensurepip", "venv", "cmd",
         "idlelib", "tkinter", "turtle", "curses", "readline", "rlcompleter",
         # py2 spellings, for streams read with fix_imports=False
         "__builtin__", "commands", "cPickle", "copy_reg", "dummy_threading", "thread", "popen2",

@@ -6,7 +6,8 @@ A wildcard in an allow-list admits only public top-level names (not starting wit
 dotted names: a class's methods and nested classes need their own entry) of exactly that module
 (no submodules), and only classes and functions defined there (their ``__module__`` is the
 module, checked after import), so a module's re-exports such as ``from subprocess import run``
-are never admitted by it. In a deny-list a wildcard covers the module, its submodules and every name.
+are never admitted by it. In a deny-list a wildcard covers the module, its submodules and every
+name.
 """
 
 from __future__ import annotations
