@@ -28,6 +28,8 @@ class Limits:
     max_opcodes: int = 20_000_000
     #: values on the unpickler stack at once, marks included: nesting depth and open tuples
     max_stack_depth: int = 2_000_000
+    #: MARKs open at once: tuples, batches and containers nested inside each other's MARK
+    max_nesting: int = 100_000
     #: memo entries; an index is also never beyond the entries the stream has written so far
     max_memo_entries: int = 10_000_000
     #: items one opcode adds to a container or tuple at once (APPENDS, SETITEMS, TUPLE ...)

@@ -552,6 +552,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     """The loop itself; ``m`` is a memoryview of ``d``."""
     limits = st.limits
     max_items = limits.max_container_items
+    max_marks = limits.max_nesting
     kinds = _KIND
     steps = _STEP
     runs = _RUNS
@@ -694,10 +695,8 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                     elif kind == _MARK:
                         metastack.append(stack)
                         below += len(stack) + 1
-                        if below > limits.max_stack_depth:
-                            raise _limit(
-                                "max_stack_depth", limits.max_stack_depth, "the stack", pos
-                            )
+                        if below > limits.max_stack_depth or len(metastack) > max_marks:
+                            _check_marks(limits, below, len(metastack), pos)
                         stack = []
                         push = stack.append
                         pos += 1
@@ -793,6 +792,12 @@ def _periodic(st: _State, pos: int, n: int, ops: int, depth: int, memo_size: int
         raise _limit("max_stack_depth", limits.max_stack_depth, "the stack", pos)
     if memo_size > limits.max_memo_entries:
         raise _limit("max_memo_entries", limits.max_memo_entries, "the memo", pos)
+
+
+def _check_marks(limits: Limits, depth: int, marks: int, pos: int) -> None:
+    if marks > limits.max_nesting:
+        raise _limit("max_nesting", limits.max_nesting, "the MARK nesting", pos)
+    raise _limit("max_stack_depth", limits.max_stack_depth, "the stack", pos)
 
 
 def _invalid(op: int, pos: int, start: int) -> MalformedPickle:
