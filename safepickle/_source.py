@@ -11,6 +11,7 @@ from .verify import Verified
 __all__ = ["iter_stream", "read_one"]
 
 _FIRST_CHUNK = 1 << 16
+_READ_CHUNK = 1 << 20
 Verifier = Callable[[bytearray, int], Verified]
 
 
@@ -115,9 +116,11 @@ def _read_exact(file: IO[bytes], limit: int) -> bytearray:
                 maximum=limit,
                 offset=len(buf),
             )
-        data = file.read(count) if count else b""
+        # Never ask for more than a chunk at once: a file object allocates what is asked for,
+        # and a length prefix in a pipe may claim gigabytes the stream does not have.
+        data = file.read(min(count, _READ_CHUNK)) if count else b""
         while len(data) < count:
-            more = file.read(count - len(data))
+            more = file.read(min(count - len(data), _READ_CHUNK))
             if not more:
                 if not buf and not data:
                     raise TruncatedPickle("no pickle data: the input is empty", offset=0)

@@ -37,8 +37,9 @@ from .names import canonical_ref
 
 # --- compiled fast path: the optional extension (dispatch at the end of this module) -----------
 _FastVerify = Callable[
-    [bytes, int, int, int, int, int, int],
-    "tuple[int, int, bool, int, int, tuple[tuple[str, str, int, str, int, bool], ...]] | None",
+    [bytes, int, int, int, int, int, int, int, int, int],
+    "tuple[int, int, bool, int, int, tuple[tuple[str, str, int, str, int, bool, bool], ...]]"
+    " | None",
 ]
 try:
     from ._speedups import fast_verify as _compiled_verify
@@ -116,12 +117,15 @@ class _Args:
     """A tuple whose first item is a global: ``(global, "attr")`` is the getattr shape of nested
     classes; ``(cls, base, ...)`` is how copyreg's constructors name the class they call."""
 
-    __slots__ = ("attr", "parent", "second")
+    __slots__ = ("attr", "has_range", "parent", "second")
 
-    def __init__(self, parent: _Global, second: _Global | None, attr: str | None) -> None:
+    def __init__(
+        self, parent: _Global, second: _Global | None, attr: str | None, has_range: bool
+    ) -> None:
         self.parent = parent
         self.second = second
         self.attr = attr
+        self.has_range = has_range
 
 
 class _Result:
@@ -154,6 +158,11 @@ _MATERIALIZERS = frozenset(
         "collections.defaultdict",
         "array.array",
     }
+)
+#: copyreg's helpers call a class from their arguments (cls.__new__, base.__init__), which may
+#: be a materialising constructor given a range
+_CONSTRUCTOR_CALLERS = frozenset(
+    {"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"}
 )
 
 _Sym = object | int | _Global | _Args | _Result
@@ -303,6 +312,8 @@ _FLOAT_TEXT = re.compile(
 )
 #: longest module or qualified name, in bytes; real ones are a few dozen
 MAX_NAME_BYTES = 1024
+#: total length of the distinct globals' names in one stream (50,000 names of 20 characters)
+_MAX_NAME_BUDGET = 1 << 20
 #: longest protocol-0 FLOAT text
 _MAX_FLOAT_TEXT = 1024
 
@@ -323,6 +334,7 @@ class _State:
         "framed",
         "globals",
         "limits",
+        "name_bytes",
         "names",
         "persistent_ids",
         "persistent_ok",
@@ -349,6 +361,7 @@ class _State:
         self.framed = False
         self.globals: dict[object, _Global] = {}
         self.names: dict[int, str] = {}
+        self.name_bytes = 0
         self.persistent_ids = 0
         self.buffers = 0
 
@@ -356,7 +369,7 @@ class _State:
         key = (module, name)
         found = self.globals.get(key)
         if found is None:
-            self._check_new_global(offset)
+            self._check_new_global(offset, len(module) + len(name))
             if len(module) > MAX_NAME_BYTES or len(name) > MAX_NAME_BYTES:
                 raise _malformed(f"a global's name is longer than {MAX_NAME_BYTES}", offset)
             ref = canonical_ref(module, name, self.protocol, self.fix_imports)
@@ -364,16 +377,23 @@ class _State:
         found.pushes += 1
         return found
 
-    def _check_new_global(self, offset: int) -> None:
+    def _check_new_global(self, offset: int, name_bytes: int) -> None:
         maximum = self.limits.max_globals
         if len(self.globals) >= maximum:
             raise _limit("max_globals", maximum, "the number of distinct globals", offset)
+        # Many distinct long names (every pair of a few hundred long strings) would make
+        # megabytes of refs and decisions out of kilobytes of pickle: bound their total size.
+        self.name_bytes += name_bytes
+        if self.name_bytes > _MAX_NAME_BUDGET:
+            raise _limit(
+                "max_globals", maximum, f"the globals' names ({self.name_bytes:,} bytes)", offset
+            )
 
     def attr_global(self, parent: _Global, attr: str, offset: int) -> _Global:
         key = (parent.key, attr)
         found = self.globals.get(key)
         if found is None:
-            self._check_new_global(offset)
+            self._check_new_global(offset, len(parent.ref.qualname) + len(attr))
             if parent.ref.qualname.count(".") >= _MAX_NESTING:
                 raise _malformed(f"getattr nests deeper than {_MAX_NESTING} names", offset)
             ref = GlobalRef(parent.ref.module, f"{parent.ref.qualname}.{attr}")
@@ -553,6 +573,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     limits = st.limits
     max_items = limits.max_container_items
     max_marks = limits.max_nesting
+    max_depth = limits.max_stack_depth
     kinds = _KIND
     steps = _STEP
     runs = _RUNS
@@ -674,6 +695,10 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         pos += 2 + size
                         push(DATA)
                 elif kind <= _SETITEM:
+                    # The stack only shrinks in groups 3 and 4 and at STOP, so checking its depth
+                    # here, before each such opcode, sees every peak exactly.
+                    if len(stack) + below > max_depth:
+                        raise _limit("max_stack_depth", max_depth, "the stack", pos)
                     if kind == _APPENDS:  # APPENDS, SETITEMS, ADDITEMS: items above a MARK
                         if not metastack:
                             raise _no_mark(op, pos)
@@ -715,6 +740,8 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                             raise _modifies_global(op, target, pos)
                         pos += 1
                 elif kind <= _BUILD:
+                    if len(stack) + below > max_depth:
+                        raise _limit("max_stack_depth", max_depth, "the stack", pos)
                     if kind == _TUPLE_N:
                         count = op - 0x84
                         if len(stack) < count:
@@ -747,7 +774,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         cls = stack[-1]
                         if cls.__class__ is not _Global or cls.is_getattr:
                             raise _calls_non_global(op, pos)
-                        if args is _RANGE_ARGS:
+                        if args is _RANGE_ARGS or (args.__class__ is _Args and args.has_range):
                             _check_range_args(cls, op, pos)
                         stack[-1] = cls.result
                         pos += 1
@@ -761,6 +788,8 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                             raise _modifies_global(op, target, pos)
                         pos += 1
                 elif kind == _OTHER:
+                    if len(stack) + below > max_depth:
+                        raise _limit("max_stack_depth", max_depth, "the stack", pos)
                     if op == 0x2E:  # STOP
                         stack[-1]  # an empty stack is an underflow (IndexError)
                         break
@@ -882,8 +911,9 @@ def _class_args(d: bytes, items: list[_Sym], st: _State) -> _Args:
     first: _Global = items[0]  # type: ignore[assignment]
     second = items[1] if len(items) > 1 else None
     if len(items) == 2 and type(second) is int:
-        return _Args(first, None, _decode_str(d, second, st.names))
-    return _Args(first, second if second.__class__ is _Global else None, None)
+        return _Args(first, None, _decode_str(d, second, st.names), False)
+    has_range = _RANGE in items
+    return _Args(first, second if second.__class__ is _Global else None, None, has_range)
 
 
 def _call_with_class(func: _Global, args: _Args, st: _State, pos: int) -> _Sym:
@@ -895,6 +925,11 @@ def _call_with_class(func: _Global, args: _Args, st: _State, pos: int) -> _Sym:
         func.shaped += 1
         args.parent.shaped += 1
         return st.attr_global(args.parent, args.attr, pos)
+    dotted = func.ref.dotted
+    if args.has_range:
+        _check_range_args(func, 0x52, pos)
+    if dotted in _CONSTRUCTOR_CALLERS and args.parent.is_range:
+        return _RANGE  # copyreg.__newobj__(range, ...) makes a range too
     return _Result(func, args)
 
 
@@ -909,7 +944,7 @@ def _mark_mutated(result: _Result) -> None:
 
 
 def _check_range_args(func: _Global, op: int, pos: int) -> None:
-    if func.ref.dotted in _MATERIALIZERS:
+    if func.ref.dotted in _MATERIALIZERS or func.ref.dotted in _CONSTRUCTOR_CALLERS:
         raise _unsafe(
             op,
             f"{opcode_name(op)} passes a range straight to {func.ref.dotted}, which would "
@@ -1078,7 +1113,7 @@ def _rare(
         callee = stack[-1]
         if callee.__class__ is not _Global or callee.is_getattr:
             raise _calls_non_global(op, pos)
-        if args is _RANGE_ARGS:
+        if args is _RANGE_ARGS or (args.__class__ is _Args and args.has_range):
             _check_range_args(callee, op, pos)
         stack[-1] = callee.result
         return pos + 1, stack, below
@@ -1170,6 +1205,7 @@ def _int_base0(body: bytes) -> bool:
 # The C pass implements the accepting path of _loop() only. On any error, limit, rare opcode or
 # getattr shape it returns None ("bails") and the pure-Python pass above runs from the start, so
 # both give the same verdict by construction. SAFEPICKLE_PURE_PYTHON=1 switches it off.
+# Keep _speedups.c in step with every change to the checks of _loop() and _rare().
 
 
 def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | None:
@@ -1184,21 +1220,28 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Non
         n,
         limits.max_opcodes,
         limits.max_stack_depth,
+        limits.max_nesting,
         limits.max_memo_entries,
         limits.max_container_items,
+        limits.max_globals,
+        MAX_NAME_BYTES,
     )
     if found is None:
         return None
     end, protocol, framed, opcodes, buffers, uses = found
     fix_imports = st.fix_imports
     table: dict[object, _Global] = {}
-    for module, name, offset, opcode, pushes, called in uses:  # as _State.make_global
+    for module, name, offset, opcode, pushes, called, mutated in uses:  # as make_global
         key = (module, name)
-        ref = canonical_ref(module, name, protocol, fix_imports)
-        if called and ref == _GETATTR:  # REDUCE/NEWOBJ calls builtins.getattr: Python raises
+        glob = table[key] = _Global(
+            key, canonical_ref(module, name, protocol, fix_imports), offset, opcode
+        )
+        if called and (glob.is_getattr or glob.is_range):
+            # getattr must get the getattr shape, and a range result is tracked (into
+            # materialising constructors): C knows neither canonical name, Python decides
             return None
-        glob = table[key] = _Global(key, ref, offset, opcode)
         glob.pushes = pushes
+        glob.mutated = mutated
     st.globals.update(table)
     st.protocol = protocol
     st.framed = framed

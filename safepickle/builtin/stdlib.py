@@ -7,6 +7,7 @@ by name and touch no file, process or socket.
 
 from __future__ import annotations
 
+import decimal
 import fractions
 import re
 import types
@@ -44,16 +45,34 @@ def _bytearray(*args: Any) -> bytearray:
 
 
 _FRACTION_TEXT = re.compile(r"\s*[+-]?[0-9]{1,4300}(?:/[0-9]{1,4300})?\s*\Z")
+# Converting an int to decimal digits, or a gcd of two ints, is quadratic in their size: a
+# 250 KB int in a pickle costs seconds. Bound ints to what 4,300 decimal digits hold (CPython's
+# own default limit for int/str conversion).
+_MAX_INT_BITS = 14_300
+
+
+def _small_int(value: object) -> bool:
+    return not isinstance(value, int) or value.bit_length() <= _MAX_INT_BITS
 
 
 def _fraction(*args: Any) -> fractions.Fraction:
-    """``Fraction`` from what ``Fraction.__reduce__`` writes ("3/4") or two ints; the general
-    string form takes exponents, and ``Fraction("1e999999999")`` computes a giant power."""
+    """``Fraction`` from what ``Fraction.__reduce__`` writes ("3/4") or two bounded ints; the
+    general string form takes exponents, and ``Fraction("1e999999999")`` computes a giant
+    power."""
     if len(args) == 1 and isinstance(args[0], str) and not _FRACTION_TEXT.match(args[0]):
         raise ValueError("safepickle accepts Fraction('p/q') and Fraction(p, q) only")
-    if not all(isinstance(arg, (str, int)) for arg in args):
-        raise ValueError("safepickle accepts Fraction('p/q') and Fraction(p, q) only")
+    if not all(isinstance(arg, (str, int)) and _small_int(arg) for arg in args):
+        raise ValueError(
+            "safepickle accepts Fraction('p/q') and Fraction(p, q) of ints up to 4,300 digits only"
+        )
     return fractions.Fraction(*args)
+
+
+def _decimal(*args: Any) -> decimal.Decimal:
+    """``Decimal`` without giant ints (their conversion is quadratic); pickles write strings."""
+    if args and not _small_int(args[0]):
+        raise ValueError("safepickle refuses Decimal(int) of more than 4,300 digits")
+    return decimal.Decimal(*args)
 
 
 _CONSTRUCTS_VALUE = "constructs a plain value from its arguments; runs no code from the stream"
@@ -95,7 +114,7 @@ SAFE_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
         "zoneinfo.ZoneInfo._unpickle": "reads a time zone by key; keys are validated by "
         "zoneinfo (no absolute paths, no '..'), read-only",
         # numbers
-        "decimal.Decimal": _CONSTRUCTS_VALUE,
+        "decimal.Decimal": "narrowed: no Decimal(int) beyond 4,300 digits (quadratic)",
         "fractions.Fraction": "narrowed to Fraction('p/q') and Fraction(p, q): no exponents",
         # identifiers and addresses
         "uuid.UUID": _CONSTRUCTS_VALUE,
@@ -137,6 +156,7 @@ _SUBSTITUTES: dict[str, Any] = {
     "builtins.bytes": _bytes,
     "builtins.bytearray": _bytearray,
     "fractions.Fraction": _fraction,
+    "decimal.Decimal": _decimal,
 }
 
 
