@@ -71,7 +71,14 @@ class PolicyManager:
         self._pm = pm
         self.has_persistent_load = bool(pm.hook.safepickle_persistent_load.get_hookimpls())
         self.has_validators = bool(pm.hook.safepickle_validate_object.get_hookimpls())
-        self.has_auditors = bool(pm.hook.safepickle_audit.get_hookimpls())
+        audit_impls = pm.hook.safepickle_audit.get_hookimpls()
+        self.has_auditors = bool(audit_impls)
+        # pluggy calls the last registered first; None: some sink is a wrapper, ask pluggy
+        self._audit_impls: list[Any] | None = (
+            None
+            if any(impl.wrapper or impl.hookwrapper for impl in audit_impls)
+            else list(reversed(audit_impls))
+        )
 
     @staticmethod
     def _load_entry_point(pm: pluggy.PluginManager, name: str) -> None:
@@ -133,7 +140,20 @@ class PolicyManager:
         self._call("safepickle_validate_object", obj=obj, context=context)
 
     def audit(self, event: Any) -> None:
-        self._call("safepickle_audit", event=event)
+        """Give ``event`` to every sink. Called once per load, so the plain implementations
+        are called directly (pluggy's generic dispatch cost more than writing a record);
+        wrappers, if any, go through pluggy."""
+        impls = self._audit_impls
+        if impls is None:
+            self._call("safepickle_audit", event=event)
+            return
+        for impl in impls:
+            try:
+                impl.function(event) if impl.argnames else impl.function()
+            except SafePickleError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"a plugin's safepickle_audit raised: {exc!r}") from exc
 
     def _call(self, name: str, **kwargs: Any) -> Any:
         try:

@@ -19,7 +19,9 @@ __all__ = ["SUBCOMMANDS", "UsageError", "main"]
 
 #: subcommand name -> module with ``add_parser(subparsers)`` returning the parser, whose
 #: defaults carry ``run=callable(args) -> int``
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "audit": "safepickle.audit.cli",
+}
 
 
 class UsageError(SafePickleError):

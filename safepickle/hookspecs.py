@@ -78,8 +78,12 @@ def safepickle_validate_object(obj: Any, context: LoadContext) -> None:
 def safepickle_audit(event: LoadEvent) -> None:
     """Receive one event per load (loaded, refused or error) after the outcome is known.
 
-    Called for every load, including refused ones, so that sinks see attacks. An audit sink
-    must not raise: an exception here becomes a :class:`~safepickle.PluginError`.
+    Called for every load, including refused ones and streams the verifier rejected, so that
+    sinks see attacks. ``event.ecs`` is the event as an Elastic Common Schema document (a dict,
+    built once and shared by every sink: copy it to change it), ``event.ecs_json`` the same as
+    one line of JSON. Sinks are configured with ``Policy(audit=...)``; the built-in ones are in
+    :mod:`safepickle.audit`. An exception here becomes a :class:`~safepickle.PluginError` and
+    fails the load, so nothing is loaded unaudited.
 
     .. versionadded:: 0.1
     """

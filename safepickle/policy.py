@@ -8,12 +8,16 @@ and the objects it resolved, so a stream with thousands of distinct globals pays
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib
+import json
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from ._manager import PolicyManager
+from .audit.config import AuditSetting, audit_sinks, sink_name
 from .builtin import DEFAULT_PLUGINS
 from .builtin.allowlist import AllowList
 from .decision import Decision, GlobalRef, Verdict
@@ -22,6 +26,9 @@ from .limits import Limits
 from .names import name_problem
 
 __all__ = ["Policy", "allowed"]
+
+#: decisions and resolved objects a policy keeps; past this the cache starts over
+_MAX_CACHED = 20_000
 
 
 class Policy:
@@ -36,14 +43,20 @@ class Policy:
     :param limits: resource limits; :class:`Limits` defaults when omitted.
     :param defaults: register the built-in standard-library plugin (plain data, datetime,
         Decimal, UUID ...). Turn off to start from nothing.
+    :param audit: where every load's audit event goes: a path (an append-only, hash-chained
+        JSON Lines file), ``True`` (the ``safepickle.audit`` logger), ``False``/``None``
+        (nowhere, the default), a sink plugin object (implementing only ``safepickle_audit``),
+        or a list of those. See ``docs/security-teams.md``.
 
     .. versionadded:: 0.1
     """
 
     __slots__ = (
         "_allowlist",
+        "_audit",
         "_decisions",
         "_defaults",
+        "_fingerprint",
         "_lock",
         "_manager",
         "_plugins",
@@ -59,8 +72,11 @@ class Policy:
         plugins: Iterable[object] = (),
         limits: Limits | None = None,
         defaults: bool = True,
+        audit: AuditSetting = None,
     ) -> None:
         self._allowlist = AllowList(allow, deny)  # parses and checks entries eagerly
+        self._audit = audit_sinks(audit)
+        self._fingerprint: str | None = None
         self._plugins = tuple(plugins)
         self._defaults = defaults
         self.limits = limits if limits is not None else Limits()
@@ -85,6 +101,7 @@ class Policy:
             "plugins": self._plugins,
             "limits": self.limits,
             "defaults": self._defaults,
+            "audit": self._audit,  # the same sink objects: a file's writer is shared
         }
         settings.update(changes)
         return Policy(**settings)
@@ -104,6 +121,39 @@ class Policy:
     def with_limits(self, **limits: int) -> Policy:
         """A new policy with some limits changed (``max_input_bytes=...``)."""
         return self._derive(limits=self.limits.replace(**limits))
+
+    def with_audit(self, audit: AuditSetting) -> Policy:
+        """A new policy whose audit sinks are ``audit`` (replacing this policy's)."""
+        return self._derive(audit=audit)
+
+    # --- identity -----------------------------------------------------------------------
+    @property
+    def audit_sinks(self) -> tuple[object, ...]:
+        """The plugins that receive this policy's audit events (see ``audit=``)."""
+        return self._audit
+
+    def describe(self) -> dict[str, Any]:
+        """What decides a load under this policy, as plain data: sorted allow and deny
+        entries, plugin names, the defaults flag and the limits. Audit sinks are left out:
+        where events go changes no decision."""
+        return {
+            "allow": sorted({e.text for e in self._allowlist.allow_entries}),
+            "deny": sorted({e.text for e in self._allowlist.deny_entries}),
+            "plugins": sorted({_stable_name(plugin) for plugin in self._plugins}),
+            "defaults": self._defaults,
+            "limits": dataclasses.asdict(self.limits),
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of :meth:`describe` in canonical JSON: equal for two policies that
+        decide alike, in any process, whatever the order their entries were given in."""
+        fingerprint = self._fingerprint
+        if fingerprint is None:
+            canonical = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"))
+            fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+            self._fingerprint = fingerprint
+        return fingerprint
 
     # --- plugins ------------------------------------------------------------------------
     @property
@@ -132,6 +182,7 @@ class Policy:
                     getattr(plugin, "__name__", None) or f"{type(plugin).__name__}@{id(plugin):x}"
                 )
                 registered.append((name, plugin))
+        registered.extend((sink_name(sink), sink) for sink in self._audit)
         return PolicyManager(registered, entry_points)
 
     @property
@@ -145,7 +196,10 @@ class Policy:
         decision = self._decisions.get(ref)
         if decision is None:
             problem = name_problem(ref)
-            if problem is not None:
+            reached = _floor_reached_through_attributes(ref) if problem is None else None
+            if reached is not None:
+                decision = Decision(Verdict.DENY, reached, rule="floor", plugin="core")
+            elif problem is not None:
                 decision = Decision(Verdict.DENY, problem, rule="bad-name", plugin="core")
             else:
                 reason = floor_reason(ref)
@@ -153,6 +207,9 @@ class Policy:
                     decision = Decision(Verdict.DENY, reason, rule="floor", plugin="core")
                 else:
                     decision = self.manager.decide(ref, self)
+            if len(self._decisions) >= _MAX_CACHED:
+                # Streams can name endless distinct globals: keep the cache bounded.
+                self._decisions.clear()
             self._decisions[ref] = decision
         return decision
 
@@ -161,7 +218,34 @@ class Policy:
         return self._resolved[ref]
 
     def cache_object(self, ref: GlobalRef, obj: Any) -> None:
+        if len(self._resolved) >= _MAX_CACHED:
+            self._resolved.clear()
         self._resolved[ref] = obj
+
+
+def _stable_name(plugin: object) -> str:
+    """A plugin's name that is the same in every process (``id()`` is not): an entry-point
+    name, a module's name, or an instance's class as ``module.qualname``."""
+    if isinstance(plugin, str):
+        return plugin
+    if isinstance(plugin, type):
+        return f"{plugin.__module__}.{plugin.__qualname__}"
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str):
+        return name
+    cls = type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _floor_reached_through_attributes(ref: GlobalRef) -> str | None:
+    """``pathlib.os.system`` is ``os.system`` reached through a module attribute: read every
+    tail of a dotted name as a module path and check it against the floor."""
+    parts = ref.qualname.split(".")
+    for cut in range(len(parts) - 1):
+        reason = floor_reason(GlobalRef(parts[cut], ".".join(parts[cut + 1 :])))
+        if reason is not None:
+            return f"'{ref.dotted}' reaches a floor item through attributes: {reason}"
+    return None
 
 
 _DEFAULT: Policy | None = None
