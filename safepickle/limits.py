@@ -36,6 +36,9 @@ class Limits:
     max_container_items: int = 2_000_000
     #: distinct globals one stream names (each is decided, imported and resolved once)
     max_globals: int = 50_000
+    #: total length of the distinct globals' names: many long names would make megabytes of
+    #: refs and decisions out of kilobytes of pickle
+    max_global_name_bytes: int = 1 << 20
     #: digits of a protocol-0 INT/LONG (CPython's own default ``int`` max str digits is 4300)
     max_int_digits: int = 4300
 

@@ -37,7 +37,7 @@ from .names import canonical_ref
 
 # --- compiled fast path: the optional extension (dispatch at the end of this module) -----------
 _FastVerify = Callable[
-    [bytes, int, int, int, int, int, int, int, int, int],
+    [bytes, int, int, int, int, int, int, int, int, int, int],
     "tuple[int, int, bool, int, int, tuple[tuple[str, str, int, str, int, bool, bool], ...]]"
     " | None",
 ]
@@ -312,8 +312,6 @@ _FLOAT_TEXT = re.compile(
 )
 #: longest module or qualified name, in bytes; real ones are a few dozen
 MAX_NAME_BYTES = 1024
-#: total length of the distinct globals' names in one stream (50,000 names of 20 characters)
-_MAX_NAME_BUDGET = 1 << 20
 #: longest protocol-0 FLOAT text
 _MAX_FLOAT_TEXT = 1024
 
@@ -331,6 +329,7 @@ class _State:
         "encoding",
         "errors",
         "fix_imports",
+        "frame_end",
         "framed",
         "globals",
         "limits",
@@ -359,6 +358,8 @@ class _State:
         self.persistent_ok = persistent_ok
         self.protocol = 0
         self.framed = False
+        #: where the last FRAME ends: a frame may run past STOP, and pickle reads all of it
+        self.frame_end = 0
         self.globals: dict[object, _Global] = {}
         self.names: dict[int, str] = {}
         self.name_bytes = 0
@@ -384,9 +385,12 @@ class _State:
         # Many distinct long names (every pair of a few hundred long strings) would make
         # megabytes of refs and decisions out of kilobytes of pickle: bound their total size.
         self.name_bytes += name_bytes
-        if self.name_bytes > _MAX_NAME_BUDGET:
+        if self.name_bytes > self.limits.max_global_name_bytes:
             raise _limit(
-                "max_globals", maximum, f"the globals' names ({self.name_bytes:,} bytes)", offset
+                "max_global_name_bytes",
+                self.limits.max_global_name_bytes,
+                f"the globals' names ({self.name_bytes:,} bytes)",
+                offset,
             )
 
     def attr_global(self, parent: _Global, attr: str, offset: int) -> _Global:
@@ -583,8 +587,11 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     push = stack.append
     metastack: list[list[_Sym]] = []
     below = 0  # values and marks held in metastack, for max_stack_depth
-    memo: list[_Sym] = []
-    memo_put = memo.append
+    # A dict, as in CPython: a Pickler that dumps several times keeps its memo, so the PUT
+    # indices of a later pickle start where the earlier ones stopped, and MEMOIZE numbers
+    # entries by how many there are, not by the largest index.
+    memo: dict[int, _Sym] = {}
+    max_memo = limits.max_memo_entries
     ops = 0
     next_check = 0x4000
     op = 0x28
@@ -593,7 +600,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
             op = m[pos]
             ops += 1
             if op == 0x94:  # MEMOIZE: the most frequent opcode of protocols 4 and 5
-                memo_put(stack[-1])
+                memo[len(memo)] = stack[-1]
                 pos += 1
             else:
                 kind = kinds[op]
@@ -620,23 +627,20 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         push(pos)
                         pos += 2 + m[pos + 1]
                         if m[pos] == 0x94:  # nearly always memoized: take the MEMOIZE here
-                            memo_put(stack[-1])
+                            memo[len(memo)] = stack[-1]
                             pos += 1
                             ops += 1
                     elif kind == _BINPUT:
                         index = m[pos + 1]
-                        if index == len(memo):
-                            memo_put(stack[-1])
-                        elif index < len(memo):
-                            memo[index] = stack[-1]
-                        else:
-                            raise _memo_gap(index, len(memo), pos)
+                        if index >= max_memo:
+                            raise _memo_index_limit(index, max_memo, pos)
+                        memo[index] = stack[-1]
                         pos += 2
                     elif kind == _BINGET:
                         index = m[pos + 1]
                         try:
                             value = memo[index]
-                        except IndexError:
+                        except KeyError:
                             raise _never_written(index, pos) from None
                         push(value)
                         if value is not DATA and value.__class__ is not int:
@@ -647,18 +651,15 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                 elif kind <= _SHORT_DATA:
                     if kind == _LONG_BINPUT:
                         index = u32(d, pos + 1)[0]
-                        if index == len(memo):
-                            memo_put(stack[-1])
-                        elif index < len(memo):
-                            memo[index] = stack[-1]
-                        else:
-                            raise _memo_gap(index, len(memo), pos)
+                        if index >= max_memo:
+                            raise _memo_index_limit(index, max_memo, pos)
+                        memo[index] = stack[-1]
                         pos += 5
                     elif kind == _LONG_BINGET:
                         index = u32(d, pos + 1)[0]
                         try:
                             value = memo[index]
-                        except IndexError:
+                        except KeyError:
                             raise _never_written(index, pos) from None
                         push(value)
                         if value is not DATA and value.__class__ is not int:
@@ -675,7 +676,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         pos += 5 + size
                         op = m[pos]
                         if op == 0x71 and m[pos + 1] == len(memo):  # BINPUT of a new entry
-                            memo_put(stack[-1])
+                            memo[len(memo)] = stack[-1]
                             pos += 2
                             ops += 1
                         elif (
@@ -685,7 +686,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                                 u32(d, pos + 1)[0]
                             )
                         ):
-                            memo_put(stack[-1])
+                            memo[len(memo)] = stack[-1]
                             pos += 5
                             ops += 1
                     else:  # _SHORT_DATA
@@ -795,7 +796,6 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                         break
                     pos, stack, below = _rare(d, pos, n, op, st, stack, metastack, below, memo)
                     push = stack.append
-                    memo_put = memo.append
                 else:
                     raise _invalid(op, pos, st.start)
             if ops >= next_check:  # runs add many opcodes at once: compare, do not mask
@@ -806,7 +806,7 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
             raise _truncated(n) from None
         raise _underflow(op, pos) from None
     _periodic(st, pos, n, ops, below + len(stack), len(memo))
-    return pos + 1, ops
+    return max(pos + 1, st.frame_end), ops
 
 
 def _periodic(st: _State, pos: int, n: int, ops: int, depth: int, memo_size: int) -> None:
@@ -841,8 +841,10 @@ def _never_written(index: int, pos: int) -> MalformedPickle:
     return _malformed(f"memo index {index} was never written", pos)
 
 
-def _memo_gap(index: int, size: int, pos: int) -> MalformedPickle:
-    return _malformed(f"memo index {index} skips past the {size} entries written so far", pos)
+def _memo_index_limit(index: int, maximum: int, pos: int) -> LimitExceeded:
+    # CPython sizes its memo table by the largest index: a 4-byte index in a 9-byte pickle
+    # (b"]replace.") would allocate gigabytes.
+    return _limit("max_memo_entries", maximum, f"the memo index {index:,}", pos)
 
 
 def _no_mark(op: int, pos: int) -> MalformedPickle:
@@ -973,13 +975,10 @@ def _pop_segment(
     return metastack.pop()
 
 
-def _put(memo: list[_Sym], index: int, value: _Sym, pos: int) -> None:
-    if index == len(memo):
-        memo.append(value)
-    elif index < len(memo):
-        memo[index] = value
-    else:
-        raise _memo_gap(index, len(memo), pos)
+def _put(memo: dict[int, _Sym], index: int, value: _Sym, pos: int, maximum: int) -> None:
+    if index >= maximum:
+        raise _memo_index_limit(index, maximum, pos)
+    memo[index] = value
 
 
 def _rare(
@@ -991,7 +990,7 @@ def _rare(
     stack: list[_Sym],
     metastack: list[list[_Sym]],
     below: int,
-    memo: list[_Sym],
+    memo: dict[int, _Sym],
 ) -> tuple[int, list[_Sym], int]:
     """Opcodes real pickles use rarely (protocols 0-1, calls by mark, globals, framing).
 
@@ -1003,6 +1002,7 @@ def _rare(
         if pos + 9 > n or size > n - pos - 9:
             raise _truncated(n)
         st.framed = True
+        st.frame_end = max(st.frame_end, pos + 9 + size)
         return pos + 9, stack, below
     if op == 0x93:  # STACK_GLOBAL
         name_at = stack.pop()
@@ -1048,10 +1048,10 @@ def _rare(
             raise _malformed(f"{opcode_name(op)} index {line[:40]!r} is not a decimal number", pos)
         index = int(line)
         if op == 0x70:
-            _put(memo, index, stack[-1], pos)
+            _put(memo, index, stack[-1], pos, st.limits.max_memo_entries)
             return after, stack, below
-        if index >= len(memo):
-            raise _malformed(f"memo index {index} was never written", pos)
+        if index not in memo:
+            raise _never_written(index, pos)
         value = memo[index]
         stack.append(value)
         _count_push(value)
@@ -1225,6 +1225,7 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Non
         limits.max_container_items,
         limits.max_globals,
         MAX_NAME_BYTES,
+        limits.max_global_name_bytes,
     )
     if found is None:
         return None
@@ -1237,8 +1238,9 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Non
             key, canonical_ref(module, name, protocol, fix_imports), offset, opcode
         )
         if called and (glob.is_getattr or glob.is_range):
-            # getattr must get the getattr shape, and a range result is tracked (into
-            # materialising constructors): C knows neither canonical name, Python decides
+            # called, or the class a REDUCE passes first: getattr must get the getattr shape,
+            # and ranges are tracked (into materialising constructors, out of copyreg's):
+            # C knows neither canonical name, so Python decides
             return None
         glob.pushes = pushes
         glob.mutated = mutated

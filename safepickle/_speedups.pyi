@@ -1,0 +1,22 @@
+"""Type stub of the optional C extension ``safepickle._speedups`` (see ``_speedups.c``)."""
+
+#: (module, name, offset, opcode name, pushes, called (by REDUCE/NEWOBJ, or the class first in
+#: a REDUCE's arguments), mutated), in order of first appearance
+_Use = tuple[str, str, int, str, int, bool, bool]
+
+def fast_verify(
+    data: bytes | bytearray,
+    start: int,
+    n: int,
+    max_opcodes: int,
+    max_stack_depth: int,
+    max_nesting: int,
+    max_memo_entries: int,
+    max_container_items: int,
+    max_globals: int,
+    max_name_bytes: int,
+    max_name_budget: int,
+    /,
+) -> tuple[int, int, bool, int, int, tuple[_Use, ...]] | None:
+    """The accepting path of ``safepickle.verify``: the stream's (end, protocol, framed,
+    opcodes, out-of-band buffers, globals), or None when the Python verifier must decide."""
