@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .api import Unpickler, dump, dumps, load, load_all, loads
+from .config import load_config
 from .decision import Decision, GlobalRef, Verdict
 from .errors import (
     ExecutionError,
@@ -44,5 +45,6 @@ __all__ = [
     "hookimpl",
     "load",
     "load_all",
+    "load_config",
     "loads",
 ]

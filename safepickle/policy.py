@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -92,6 +93,18 @@ class Policy:
             f"Policy(allow={allow!r}, deny={deny!r}, plugins={list(self.plugin_names)!r}, "
             f"defaults={self._defaults!r})"
         )
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None) -> Policy:
+        """The policy a policy file describes (see :func:`safepickle.config.load_config`):
+        ``path``, else ``$SAFEPICKLE_CONFIG``, else the nearest ``safepickle.toml`` or
+        ``pyproject.toml`` with a ``[tool.safepickle]`` table; the default policy if none.
+
+        .. versionadded:: 0.2
+        """
+        from .config import load_config  # noqa: PLC0415 - config imports this module
+
+        return load_config(path)
 
     # --- derived policies ---------------------------------------------------------------
     def _derive(self, **changes: Any) -> Policy:
