@@ -43,6 +43,11 @@ class Payload:
     allow: tuple[object, ...] = ()
     #: Python recursion limit ``pickle.dumps`` needs for this object (deep nesting)
     recursion_limit: int = 0
+    #: what torch's weights-only unpickler (a peer in ``bench.py``) must be allowed beyond
+    #: ``allow``: the standard-library classes that safepickle's default policy admits, and
+    #: numpy's per-dtype classes (torch checks the class of every object BUILD sets state on,
+    #: and a dtype's class is ``numpy.dtypes.Float64DType`` and the like, not ``numpy.dtype``)
+    torch_globals: tuple[object, ...] = ()
 
 
 def _ints(scale: int) -> Payload:
@@ -95,6 +100,13 @@ def _stdlib_values(scale: int) -> Payload:
         "stdlib_values",
         f"list of {n:,} datetime (naive and UTC) / Decimal / UUID",
         obj,
+        torch_globals=(
+            datetime.datetime,
+            datetime.timedelta,
+            datetime.timezone,
+            decimal.Decimal,
+            uuid.UUID,
+        ),
     )
 
 
@@ -109,6 +121,15 @@ def _numpy_allow() -> tuple[object, ...]:
         f"{core}.numeric:_frombuffer",  # protocol 5 (PickleBuffer, in-band here)
         f"{core}.multiarray:scalar",  # numpy scalars (scikit-learn stores some)
     )
+
+
+def _numpy_dtype_classes() -> tuple[object, ...]:
+    """The classes of the dtypes the numpy and scikit-learn payloads pickle, for torch."""
+    import numpy as np
+
+    structured = np.dtype([("a", np.int64), ("b", np.float64)])  # a forest's tree nodes
+    scalars = [np.dtype(name) for name in ("float64", "int64", "int32", "uint8")]
+    return tuple(type(dtype) for dtype in (*scalars, structured))
 
 
 def _numpy(scale: int) -> Payload:
@@ -130,6 +151,7 @@ def _numpy(scale: int) -> Payload:
         f"dict of 4 arrays (float64, int32; C and Fortran order), {total / 1e6:.0f} MB",
         obj,
         allow=_numpy_allow(),
+        torch_globals=_numpy_dtype_classes(),
     )
 
 
@@ -153,6 +175,7 @@ def _sklearn_forest(scale: int) -> Payload:
             "sklearn.tree._classes:DecisionTreeClassifier",
             "sklearn.tree._tree:Tree",
         ),
+        torch_globals=_numpy_dtype_classes(),
     )
 
 
