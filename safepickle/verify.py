@@ -26,7 +26,7 @@ import re
 import struct
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
 
@@ -210,14 +210,10 @@ class Verified:
     protocol: int
     #: every distinct global, in order of first appearance
     globals: tuple[GlobalUse, ...]
-    #: whether the ``getattr(global, "attr")`` shape was used, and getattr for nothing else
-    uses_getattr_shape: bool
     framed: bool
     opcodes: int
     persistent_ids: int
     out_of_band_buffers: int
-    #: the raw keys ``(module, name)`` the C unpickler will pass to ``find_class``
-    raw_keys: frozenset[tuple[str, str]] = field(default=frozenset())
 
 
 # --- the opcode table -----------------------------------------------------------------------
@@ -521,16 +517,9 @@ def verify(
             ) from None
         raise _truncated(n) from None
     uses: list[GlobalUse] = []
-    raw_keys: set[tuple[str, str]] = set()
-    shaped = False
     for glob in state.globals.values():
         raw_module, raw_name = _raw_names(glob)
-        if glob.parent is not None:
-            via: tuple[Any, str] | None = (glob.parent.key, glob.attr)
-        else:
-            via = None
-            raw_keys.add(glob.key)
-            shaped = shaped or (glob.is_getattr and glob.shape_only)
+        via = None if glob.parent is None else (glob.parent.key, glob.attr)
         uses.append(
             GlobalUse(
                 glob.ref,
@@ -549,12 +538,10 @@ def verify(
         end=end,
         protocol=state.protocol,
         globals=tuple(uses),
-        uses_getattr_shape=shaped,
         framed=state.framed,
         opcodes=opcodes,
         persistent_ids=state.persistent_ids,
         out_of_band_buffers=state.buffers,
-        raw_keys=frozenset(raw_keys),
     )
 
 
