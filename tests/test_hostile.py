@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CANARY
 from hostile_payloads import CATALOGUE, Payload, by_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,6 +42,7 @@ from safepickle import (
     TruncatedPickle,
     UnsafeOpcode,
 )
+from safepickle.testing import CANARY
 
 #: what "bounded" means for a resource bomb, measured inside the test
 MAX_SECONDS = 5.0
