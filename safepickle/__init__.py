@@ -15,6 +15,7 @@ from .errors import (
     SafePickleError,
     TruncatedPickle,
     UnsafeOpcode,
+    ValidationFailed,
 )
 from .hookspecs import hookimpl
 from .limits import Limits
@@ -37,6 +38,7 @@ __all__ = [
     "TruncatedPickle",
     "Unpickler",
     "UnsafeOpcode",
+    "ValidationFailed",
     "Verdict",
     "__version__",
     "allowed",

@@ -136,6 +136,10 @@ class PolicyManager:
     def persistent_load(self, pid: Any, context: Any) -> Any:
         return self._call("safepickle_persistent_load", pid=pid, context=context)
 
+    def schema_validator(self, schema: Any, policy: object) -> Any:
+        """The first plugin's validator function for ``schema``, or None."""
+        return self._call("safepickle_schema_validator", schema=schema, policy=policy)
+
     def validate(self, obj: Any, context: Any) -> None:
         self._call("safepickle_validate_object", obj=obj, context=context)
 

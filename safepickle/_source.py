@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from ._json import is_json_start
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle
 from .verify import Verified
 
@@ -12,7 +13,10 @@ __all__ = ["iter_stream", "read_one"]
 
 _FIRST_CHUNK = 1 << 16
 _READ_CHUNK = 1 << 20
-Verifier = Callable[[bytearray, int], Verified]
+#: verify(buffer, start, eof): the stream (pickle or JSON) at ``buffer[start:]``; ``eof`` says
+#: whether the buffer holds everything that is left (a JSON number may go on otherwise)
+Verifier = Callable[[bytearray, int, bool], Verified]
+_WHITESPACE = b" \t\r\n"
 
 
 def _seekable(file: Any) -> bool:
@@ -30,8 +34,7 @@ def read_one(file: IO[bytes], limit: int, verify: Verifier) -> tuple[bytearray, 
     to that point. A pipe or socket cannot be sought, so it is read opcode by opcode.
     """
     if not _seekable(file):
-        buf = _read_exact(file, limit)
-        return buf, verify(buf, 0)
+        return _read_pipe(file, limit, verify)
     origin = file.tell()
     for buf, verified in iter_stream(file, limit, verify, single=True):
         if len(buf) != verified.end:
@@ -57,12 +60,12 @@ def iter_stream(
         try:
             if start == len(buf):
                 raise TruncatedPickle("", offset=start)
-            verified = verify(buf, start)
+            verified = verify(buf, start, eof)
         except TruncatedPickle:
             held = len(buf) - start
             if eof or held > limit:
-                if held == 0:
-                    return
+                if held == 0 or (eof and not buf[start:].strip(_WHITESPACE)):
+                    return  # the end (whitespace after the last JSON document included)
                 raise
             if start:  # drop what earlier pickles used before growing the buffer
                 del buf[:start]
@@ -104,8 +107,58 @@ for _op in b"ci":
     _LINES[_op] = 2
 
 
-def _read_exact(file: IO[bytes], limit: int) -> bytearray:
-    buf = bytearray()
+def _read_pipe(file: IO[bytes], limit: int, verify: Verifier) -> tuple[bytearray, Verified]:
+    first = file.read(1)
+    if not first:
+        raise TruncatedPickle("no pickle data: the input is empty", offset=0)
+    if is_json_start(first[0]):
+        return _read_json(file, bytearray(first), limit, verify)
+    buf = _read_exact(file, limit, first[0])
+    return buf, verify(buf, 0, True)
+
+
+def _read_json(
+    file: IO[bytes], buf: bytearray, limit: int, verify: Verifier
+) -> tuple[bytearray, Verified]:
+    """A JSON document from a pipe, line by line: ``dump`` ends each document with a newline
+    and JSON strings cannot hold one, so a document never ends inside a line."""
+    readline = getattr(file, "readline", None)
+    while True:
+        try:
+            verified = verify(buf, 0, False)
+        except TruncatedPickle:
+            pass
+        else:
+            if buf[verified.end :].strip(_WHITESPACE):
+                raise MalformedPickle(
+                    "several JSON documents on one line cannot be read from a pipe one at a "
+                    "time; write one document per line (safepickle.dump does)",
+                    offset=verified.end,
+                )
+            return buf, verified
+        room = min(limit + 1 - len(buf), _READ_CHUNK)
+        if room <= 0:
+            return buf, verify(buf, 0, True)  # raises the size limit
+        line = readline(room) if readline is not None else _read_line(file, room)
+        if not line:
+            return buf, verify(buf, 0, True)
+        buf += line
+
+
+def _read_line(file: IO[bytes], room: int) -> bytes:
+    line = bytearray()
+    while len(line) < room:
+        byte = file.read(1)
+        if not byte:
+            break
+        line += byte
+        if byte == b"\n":
+            break
+    return bytes(line)
+
+
+def _read_exact(file: IO[bytes], limit: int, first: int) -> bytearray:
+    buf = bytearray((first,))
 
     def take(count: int) -> bytes:
         if len(buf) + count > limit:
@@ -132,8 +185,8 @@ def _read_exact(file: IO[bytes], limit: int) -> bytearray:
         buf.extend(data)
         return data
 
+    op = first
     while True:
-        op = take(1)[0]
         if op == 0x2E:  # STOP
             return buf
         if op in _FIXED:
@@ -152,3 +205,4 @@ def _read_exact(file: IO[bytes], limit: int) -> bytearray:
             raise MalformedPickle(
                 f"invalid opcode byte 0x{op:02x} (at offset {len(buf) - 1})", offset=len(buf) - 1
             )
+        op = take(1)[0]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from ._json import JSON_FIRST_BYTES, JsonDocument, decode_whole, encode_plain, scan_json
 from ._resolve import approve, decide_all
 from ._source import iter_stream, read_one
 from ._unpickler import SafeUnpickler, SliceReader
@@ -24,9 +25,11 @@ from .errors import (
     ForbiddenGlobal,
     LimitExceeded,
     MalformedPickle,
+    PluginError,
     SafePickleError,
     TruncatedPickle,
     UnsafeOpcode,
+    ValidationFailed,
 )
 from .policy import Policy, default_policy
 from .verify import Verified, verify
@@ -35,17 +38,23 @@ __all__ = ["Unpickler", "dump", "dumps", "load", "load_all", "loads"]
 
 
 class _Options:
-    """pickle's own keyword arguments, checked once per call."""
+    """pickle's own keyword arguments, and the ``schema`` the result must match."""
 
-    __slots__ = ("buffers", "encoding", "errors", "fix_imports")
+    __slots__ = ("buffers", "encoding", "errors", "fix_imports", "schema")
 
     def __init__(
-        self, fix_imports: bool, encoding: str, errors: str, buffers: Iterable[Any] | None
+        self,
+        fix_imports: bool,
+        encoding: str,
+        errors: str,
+        buffers: Iterable[Any] | None,
+        schema: Any = None,
     ) -> None:
         self.fix_imports = fix_imports
         self.encoding = encoding
         self.errors = errors
         self.buffers = buffers
+        self.schema = schema
 
 
 def _policy_for(policy: Policy | None, allow: Iterable[object] | None) -> Policy:
@@ -82,9 +91,11 @@ def _verifier(policy: Policy, options: _Options, seen: list[Any] | None = None) 
     limits = policy.limits
     persistent = policy.manager.has_persistent_load
 
-    def run(data: bytes | bytearray, start: int) -> Verified:
+    def run(data: bytes | bytearray, start: int, eof: bool = True) -> Verified:
         if seen is not None:
             seen[:] = (data, start)
+        if start < len(data) and data[start] in JSON_FIRST_BYTES:
+            return scan_json(data, start, eof, limits)
         return verify(
             data,  # type: ignore[arg-type]
             start,
@@ -111,6 +122,8 @@ def _execute(
 
     ``digest`` is the input's hash when the caller started it (an audited ``loads``)."""
     manager = policy.manager
+    if isinstance(verified, JsonDocument):
+        return _finish_json(data, verified, policy, options, source, started, digest)
     decisions = decide_all(verified, policy)
     audit = sys.audit
     for use, decision in decisions:
@@ -160,6 +173,8 @@ def _execute(
             ) from exc
         if manager.has_validators:
             manager.validate(result, context)
+        if options.schema is not None:
+            result = _validate_schema(result, options.schema, policy)
     except SafePickleError as exc:
         if digest is not None:
             _audit(policy, data, verified, decisions, source, exc, started, digest=digest)
@@ -170,6 +185,45 @@ def _execute(
     if digest is not None:
         _audit(policy, data, verified, decisions, source, None, started, digest=digest)
     return result
+
+
+def _finish_json(
+    data: bytes | bytearray,
+    document: JsonDocument,
+    policy: Policy,
+    options: _Options,
+    source: str | None,
+    started: float,
+    digest: Digest | None,
+) -> Any:
+    """The value of a decoded JSON document, through the validators, the schema and audit."""
+    manager = policy.manager
+    result = document.value
+    if digest is None and manager.has_auditors:
+        digest = Digest(data, document.start, document.end)
+    try:
+        if manager.has_validators:
+            manager.validate(result, LoadContext(policy=policy, source=source, verified=document))
+        if options.schema is not None:
+            result = _validate_schema(result, options.schema, policy)
+    except SafePickleError as exc:
+        if digest is not None:
+            _audit(policy, data, document, (), source, exc, started, digest=digest)
+        raise
+    if digest is not None:
+        _audit(policy, data, document, (), source, None, started, digest=digest)
+    return result
+
+
+def _validate_schema(value: Any, schema: Any, policy: Policy) -> Any:
+    """``value`` checked (and possibly converted) by the schema validator a plugin provides."""
+    validator = policy.schema_validator(schema)
+    try:
+        return validator(value)
+    except SafePickleError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"the schema validator for {schema!r} raised: {exc!r}") from exc
 
 
 def _audit_unverified(
@@ -212,17 +266,22 @@ def _audit(
     duration = time.perf_counter() - started
     if error is None:
         outcome = "loaded"
-    elif isinstance(error, (ForbiddenGlobal, UnsafeOpcode, LimitExceeded)):
+    elif isinstance(error, (ForbiddenGlobal, UnsafeOpcode, LimitExceeded, ValidationFailed)):
         outcome = "refused"
     else:
         outcome = "error"
     protocol: int | None = None
+    stream_format = "pickle"
     if verified is not None:
-        start, end, protocol = verified.start, verified.end, verified.protocol
+        start, end, stream_format = verified.start, verified.end, verified.format
+        if stream_format == "pickle":
+            protocol = verified.protocol
     else:
         start, end = span or (0, 0)
         if data is not None and end - start >= 2 and data[start] == 0x80:
             protocol = data[start + 1]  # rejected before the verifier knew: the PROTO opcode
+        elif data is not None and end > start and data[start] in JSON_FIRST_BYTES:
+            stream_format = "json"
     if digest is None and data is not None:
         digest = Digest(data, start, end)
     sha256 = digest.hexdigest() if digest is not None else None
@@ -239,6 +298,7 @@ def _audit(
             timestamp=time.time() - duration,
             sha256=sha256,
             caller=call_site(2),
+            format=stream_format,
         )
     )
 
@@ -258,18 +318,26 @@ def loads(
     buffers: Iterable[Any] | None = None,
     policy: Policy | None = None,
     allow: Iterable[object] | None = None,
+    schema: Any = None,
 ) -> Any:
     """Like :func:`pickle.loads`, verified first and refused unless ``policy`` allows it.
 
-    ``allow`` adds entries to ``policy`` (default: :func:`safepickle.Policy` ()) for this call.
-    Unlike :func:`pickle.loads`, bytes after the pickle's STOP are an error (use
+    ``data`` may be a pickle or a UTF-8 JSON document (what :func:`dumps` writes for plain
+    data); the first byte tells which (see ``docs/json.md``). ``allow`` adds entries to
+    ``policy`` (default: :func:`safepickle.Policy` ()) for this call. ``schema`` (any type a
+    schema plugin such as ``safepickle-pydantic`` understands, e.g. ``list[User]``) validates
+    the result. Unlike :func:`pickle.loads`, bytes after the pickle's STOP are an error (use
     :func:`load_all` for several pickles in a row).
 
     .. versionadded:: 0.1
     """
     started = time.perf_counter()
     effective = _policy_for(policy, allow)
-    options = _Options(fix_imports, encoding, errors, buffers)
+    if type(data) is bytes and data and data[0] in JSON_FIRST_BYTES and schema is None:
+        manager = effective.manager
+        if not (manager.has_auditors or manager.has_validators):
+            return decode_whole(data, effective.limits)  # JSON, nothing to tell: the fast way
+    options = _Options(fix_imports, encoding, errors, buffers, schema)
     if not isinstance(data, (bytes, bytearray)):
         try:
             data = bytes(data)
@@ -283,8 +351,9 @@ def loads(
     try:
         verified = _verifier(effective, options)(data, 0)
         if verified.end != len(data):
+            what = "JSON document" if verified.format == "json" else "pickle's STOP"
             raise MalformedPickle(
-                f"{len(data) - verified.end} byte(s) follow the pickle's STOP at offset "
+                f"{len(data) - verified.end} byte(s) follow the {what} at offset "
                 f"{verified.end - 1}; use safepickle.load_all for several pickles in a row",
                 offset=verified.end,
             )
@@ -304,8 +373,10 @@ def load(
     buffers: Iterable[Any] | None = None,
     policy: Policy | None = None,
     allow: Iterable[object] | None = None,
+    schema: Any = None,
 ) -> Any:
-    """Like :func:`pickle.load`: read one pickle from ``file``, leaving it just past the STOP.
+    """Like :func:`pickle.load`: read one pickle (or one JSON document) from ``file``, leaving
+    it just past the pickle's STOP (past the JSON document and the whitespace after it).
 
     .. versionadded:: 0.1
     """
@@ -317,6 +388,7 @@ def load(
         buffers=buffers,
         policy=policy,
         allow=allow,
+        schema=schema,
     ).load()
 
 
@@ -329,8 +401,10 @@ def load_all(
     buffers: Iterable[Any] | None = None,
     policy: Policy | None = None,
     allow: Iterable[object] | None = None,
+    schema: Any = None,
 ) -> Iterator[Any]:
-    """Yield every pickle in ``file`` in order (what repeated ``pickle.load`` calls return).
+    """Yield every pickle (and JSON document) in ``file`` in order, what repeated
+    ``pickle.load`` calls return; ``schema`` validates each one.
 
     Each pickle is verified and decided before it runs; a refused one stops the iteration with
     the error, after the earlier pickles were yielded.
@@ -338,7 +412,7 @@ def load_all(
     .. versionadded:: 0.1
     """
     effective = _policy_for(policy, allow)
-    options = _Options(fix_imports, encoding, errors, buffers)
+    options = _Options(fix_imports, encoding, errors, buffers, schema)
     source = _file_name(file)
     seen: list[Any] | None = [] if effective.manager.has_auditors else None
     verifier = _verifier(effective, options, seen)
@@ -360,8 +434,9 @@ def load_all(
 class Unpickler:
     """Drop-in for :class:`pickle.Unpickler`: ``safepickle.Unpickler(file).load()``.
 
-    Each :meth:`load` reads, verifies and executes one pickle. A subclass may define
-    ``persistent_load(pid)`` as with pickle; it then resolves persistent ids (it is your code).
+    Each :meth:`load` reads, verifies and executes one pickle (or decodes one JSON document).
+    A subclass may define ``persistent_load(pid)`` as with pickle; it then resolves persistent
+    ids (it is your code).
 
     .. versionadded:: 0.1
     """
@@ -376,9 +451,10 @@ class Unpickler:
         buffers: Iterable[Any] | None = None,
         policy: Policy | None = None,
         allow: Iterable[object] | None = None,
+        schema: Any = None,
     ) -> None:
         self._file = file
-        self._options = _Options(fix_imports, encoding, errors, buffers)
+        self._options = _Options(fix_imports, encoding, errors, buffers, schema)
         policy = _policy_for(policy, allow)
         persistent = getattr(type(self), "persistent_load", None)
         if persistent is not None:
@@ -411,18 +487,46 @@ class _PersistentLoadPlugin:
         return self._owner.persistent_load(pid)  # type: ignore[attr-defined]
 
 
+#: what ``format=`` of :func:`dumps` and :func:`dump` accepts
+FORMATS = ("auto", "json", "pickle")
+
+
+def _encode(
+    obj: Any, protocol: int | None, fix_imports: bool, buffer_callback: Any, format: str
+) -> tuple[bytes, bool]:
+    """(encoded, is_json)."""
+    if format != "pickle":
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        encoded = encode_plain(obj)
+        if encoded is not None:
+            return encoded, True
+        if format == "json":
+            raise TypeError(
+                f"format='json' needs plain JSON data (dict with str keys, list, str, int, "
+                f"finite float, bool, None; no shared or cyclic containers), and this "
+                f"{type(obj).__name__} is not; use format='auto' to pickle what JSON cannot hold"
+            )
+    data = pickle.dumps(obj, protocol, fix_imports=fix_imports, buffer_callback=buffer_callback)
+    return data, False
+
+
 def dumps(
     obj: Any,
     protocol: int | None = None,
     *,
     fix_imports: bool = True,
     buffer_callback: Any = None,
+    format: str = "auto",
 ) -> bytes:
-    """:func:`pickle.dumps` (writing is safe; what you load is what we guard).
+    """``obj`` as bytes that :func:`loads` reads back: UTF-8 JSON when ``obj`` is plain JSON
+    data that JSON holds exactly, a pickle otherwise (``format="auto"``); ``format="json"``
+    insists on JSON (``TypeError`` otherwise), ``format="pickle"`` always pickles (for readers
+    that use plain :func:`pickle.loads`). ``protocol`` and the rest are pickle's.
 
     .. versionadded:: 0.1
     """
-    return pickle.dumps(obj, protocol, fix_imports=fix_imports, buffer_callback=buffer_callback)
+    return _encode(obj, protocol, fix_imports, buffer_callback, format)[0]
 
 
 def dump(
@@ -432,9 +536,12 @@ def dump(
     *,
     fix_imports: bool = True,
     buffer_callback: Any = None,
+    format: str = "auto",
 ) -> None:
-    """:func:`pickle.dump`.
+    """Write ``obj`` to ``file`` as :func:`dumps` encodes it; a JSON document is followed by a
+    newline, so that several dumped to one file (or pipe) load back one by one.
 
     .. versionadded:: 0.1
     """
-    pickle.dump(obj, file, protocol, fix_imports=fix_imports, buffer_callback=buffer_callback)
+    data, is_json = _encode(obj, protocol, fix_imports, buffer_callback, format)
+    file.write(data + b"\n" if is_json else data)

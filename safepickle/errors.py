@@ -7,7 +7,8 @@ errors keeps working after swapping ``pickle.load`` for ``safepickle.load``.
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .decision import Decision
@@ -22,6 +23,7 @@ __all__ = [
     "SafePickleError",
     "TruncatedPickle",
     "UnsafeOpcode",
+    "ValidationFailed",
 ]
 
 
@@ -143,3 +145,26 @@ class PolicyError(SafePickleError, ValueError):
 
     .. versionadded:: 0.1
     """
+
+
+class ValidationFailed(SafePickleError):
+    """The loaded object (or a part of it) failed validation: a ``schema=`` given to the load,
+    or a plugin that re-validates what the stream rebuilt (``safepickle-pydantic``).
+
+    ``details`` are the validator's own error records (for pydantic, ``ValidationError.errors()``);
+    ``path`` says where in the loaded object graph the invalid part is (``result[3].owner``), or
+    is None for the whole result.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: Iterable[Mapping[str, Any]] = (),
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.details: tuple[dict[str, Any], ...] = tuple(dict(d) for d in details)
+        self.path = path

@@ -9,11 +9,15 @@ one is an error when the policy is built, not a silent no-op.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .containers import ContainerStream, Member
     from .context import LoadContext, LoadEvent
     from .decision import Decision, GlobalRef
     from .policy import Policy
@@ -21,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = [
     "safepickle_audit",
     "safepickle_decide",
+    "safepickle_open_container",
     "safepickle_persistent_load",
+    "safepickle_schema_validator",
     "safepickle_validate_object",
 ]
 
@@ -71,6 +77,44 @@ def safepickle_validate_object(obj: Any, context: LoadContext) -> None:
     chained to your exception. Called only for loads that succeeded.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def safepickle_schema_validator(schema: Any, policy: Policy) -> Callable[[Any], Any] | None:
+    """Return a function that validates a loaded value against ``schema``, or ``None``.
+
+    Called when a load is given ``schema=`` (``safepickle.loads(data, schema=list[User])``),
+    once per policy and schema (the function is cached while the schema is hashable). The
+    function receives the loaded value (from pickle or from JSON) after every
+    :func:`safepickle_validate_object` hook passed, and returns the value the caller gets,
+    which may be a converted one (JSON objects into models). To reject, raise
+    :class:`~safepickle.ValidationFailed` with the validator's details; any other exception
+    becomes a :class:`~safepickle.PluginError`. The first plugin that returns a function wins;
+    if none does, the load fails with :class:`~safepickle.PolicyError`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def safepickle_open_container(stream: ContainerStream) -> Iterable[Member] | None:
+    """Open ``stream`` for ``safepickle scan`` if it is a container format this plugin reads.
+
+    Recognise the format by ``stream.data`` (magic bytes, structure), never by the name alone,
+    and return the streams inside as :class:`~safepickle.containers.Member` objects (a
+    generator is fine: members are scanned one at a time, so only one need be in memory), or
+    ``None`` when the bytes are not your format. Raise
+    :class:`~safepickle.containers.ContainerError` for a container you recognised but cannot
+    read: the scan reports it as an error, never as clean. Execute and import nothing the
+    data names, and bound what you decompress by ``stream.max_bytes`` (raise
+    :class:`~safepickle.LimitExceeded` past it). Members are opened again, so containers nest
+    (bounded by ``safepickle.containers.MAX_DEPTH``); a member no opener claims is scanned as
+    a pickle. The first opener that returns a result wins; the built-in openers (compression,
+    zip and PyTorch checkpoints, ``.npy``/``.npz``, joblib) run last, so a plugin may take
+    over a format with ``tryfirst=True``.
+
+    .. versionadded:: 0.2
     """
 
 

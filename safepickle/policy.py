@@ -14,7 +14,7 @@ import importlib
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._manager import PolicyManager
@@ -22,6 +22,7 @@ from .audit.config import AuditSetting, audit_sinks, sink_name
 from .builtin import DEFAULT_PLUGINS
 from .builtin.allowlist import AllowList
 from .decision import Decision, GlobalRef, Verdict
+from .errors import PluginError, PolicyError
 from .floor import floor_reason
 from .limits import Limits
 from .names import name_problem
@@ -62,6 +63,7 @@ class Policy:
         "_manager",
         "_plugins",
         "_resolved",
+        "_validators",
         "limits",
     )
 
@@ -85,6 +87,7 @@ class Policy:
         self._lock = threading.Lock()
         self._decisions: dict[GlobalRef, Decision] = {}
         self._resolved: dict[GlobalRef, Any] = {}
+        self._validators: dict[Any, Callable[[Any], Any]] = {}
 
     def __repr__(self) -> str:
         allow = [e.text for e in self._allowlist.allow_entries]
@@ -225,6 +228,39 @@ class Policy:
                 self._decisions.clear()
             self._decisions[ref] = decision
         return decision
+
+    # --- schemas ------------------------------------------------------------------------
+    def schema_validator(self, schema: Any) -> Callable[[Any], Any]:
+        """The function that checks a loaded value against ``schema`` (the ``schema=`` of a
+        load), from the first plugin that provides one; cached per schema.
+
+        .. versionadded:: 0.1
+        """
+        try:
+            validator = self._validators.get(schema)
+        except TypeError:  # an unhashable schema: asked each time
+            return self._new_schema_validator(schema)
+        if validator is None:
+            validator = self._new_schema_validator(schema)
+            if len(self._validators) >= 256:
+                self._validators.clear()
+            self._validators[schema] = validator
+        return validator
+
+    def _new_schema_validator(self, schema: Any) -> Callable[[Any], Any]:
+        validator = self.manager.schema_validator(schema, self)
+        if validator is None:
+            raise PolicyError(
+                f"schema={schema!r} was given but no plugin of the policy validates schemas; "
+                "install and enable one, e.g. `pip install safepickle-pydantic` and "
+                "Policy(plugins=['pydantic'])"
+            )
+        if not callable(validator):
+            raise PluginError(
+                f"safepickle_schema_validator returned {validator!r} for {schema!r}; it must "
+                "return a function (or None to abstain)"
+            )
+        return validator  # type: ignore[no-any-return]
 
     def cached_object(self, ref: GlobalRef) -> Any:
         """The object resolved for ``ref`` earlier, or a KeyError."""

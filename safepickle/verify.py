@@ -214,6 +214,8 @@ class Verified:
     opcodes: int
     persistent_ids: int
     out_of_band_buffers: int
+    #: "pickle", or "json" for a JSON document (:class:`safepickle._json.JsonDocument`)
+    format: str = "pickle"
 
 
 # --- the opcode table -----------------------------------------------------------------------

@@ -231,6 +231,81 @@ def test_validate_hook_can_reject() -> None:
     assert isinstance(info.value.__cause__, ValueError)
 
 
+class _PointsOnly:
+    """A schema plugin that knows one schema, "points": a list of Point with x >= 0."""
+
+    @safepickle.hookimpl
+    def safepickle_schema_validator(self, schema: Any) -> Any:
+        if schema != "points":
+            return None
+
+        def validate(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise safepickle.ValidationFailed("not a list", details=[{"type": "list"}])
+            for index, item in enumerate(value):
+                if isinstance(item, dict):  # from JSON: build the Point
+                    item = value[index] = Point(item["x"], item["y"])
+                if not isinstance(item, Point) or item.x < 0:
+                    raise safepickle.ValidationFailed(
+                        f"bad point {item!r}", details=[{"loc": [index]}], path=f"result[{index}]"
+                    )
+            return value
+
+        return validate
+
+
+def test_schema_validates_and_converts_pickle_and_json() -> None:
+    policy = Policy(allow=[Point], plugins=[_PointsOnly()])
+    assert safepickle.loads(pickle.dumps([Point(1, 2)]), policy=policy, schema="points") == [
+        Point(1, 2)
+    ]
+    assert safepickle.loads(b'[{"x": 3, "y": 4}]', policy=policy, schema="points") == [
+        Point(3, 4)
+    ]
+    with pytest.raises(safepickle.ValidationFailed, match="bad point") as info:
+        safepickle.loads(pickle.dumps([Point(-1, 2)]), policy=policy, schema="points")
+    assert info.value.path == "result[0]" and info.value.details == ({"loc": [0]},)
+    stream = io.BytesIO()
+    safepickle.dump([Point(1, 1)], stream)
+    safepickle.dump([{"x": 2, "y": 2}], stream)
+    stream.seek(0)
+    assert list(safepickle.load_all(stream, policy=policy, schema="points")) == [
+        [Point(1, 1)],
+        [Point(2, 2)],
+    ]
+    stream.seek(0)
+    assert safepickle.load(stream, policy=policy, schema="points") == [Point(1, 1)]
+
+
+def test_schema_without_a_plugin_names_the_fix() -> None:
+    with pytest.raises(PolicyError, match=r"safepickle-pydantic.*plugins=\['pydantic'\]"):
+        safepickle.loads(b"[1]", schema="points")
+    # a plugin that abstains for this schema is no better
+    with pytest.raises(PolicyError, match="no plugin of the policy validates schemas"):
+        safepickle.loads(b"[1]", policy=Policy(plugins=[_PointsOnly()]), schema="other")
+
+
+def test_schema_validator_errors_become_plugin_errors() -> None:
+    class Broken:
+        @safepickle.hookimpl
+        def safepickle_schema_validator(self, schema: Any) -> Any:
+            return "not callable"
+
+    class Raises:
+        @safepickle.hookimpl
+        def safepickle_schema_validator(self, schema: Any) -> Any:
+            def validate(value: Any) -> Any:
+                raise KeyError(value)
+
+            return validate
+
+    with pytest.raises(PluginError, match="must return a function"):
+        safepickle.loads(b"[1]", policy=Policy(plugins=[Broken()]), schema=int)
+    with pytest.raises(PluginError, match="KeyError") as info:
+        safepickle.loads(b"[1]", policy=Policy(plugins=[Raises()]), schema=int)
+    assert isinstance(info.value.__cause__, KeyError)
+
+
 def test_audit_hook_sees_loaded_and_refused() -> None:
     events: list[LoadEvent] = []
 

@@ -264,7 +264,8 @@ def _rule(refusal: Decision | None, error: BaseException | None) -> tuple[str, s
 def _message(event: LoadEvent, source: str | None, refusal: Decision | None) -> str:
     where = f" from {source}" if source else ""
     if event.outcome == "loaded":
-        return f"loaded {event.format} (protocol {event.protocol}, {event.size} bytes){where}"
+        protocol = "" if event.protocol is None else f"protocol {event.protocol}, "
+        return f"loaded {event.format} ({protocol}{event.size} bytes){where}"
     if refusal is not None:
         denied = [use.ref.dotted for use, d in event.decisions if not d.allowed]
         return f"refused {event.format}{where}: forbidden global(s) {', '.join(denied)}"
