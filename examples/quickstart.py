@@ -26,7 +26,11 @@ class CacheEntry:
 
 
 def main() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="safepickle-quickstart-"))
+    with tempfile.TemporaryDirectory(prefix="safepickle-quickstart-") as tmp:
+        return run(Path(tmp))
+
+
+def run(workdir: Path) -> int:
     cache = workdir / "cache.pkl"
     entries = [
         CacheEntry("price", decimal.Decimal("9.99"), datetime.datetime(2026, 1, 1, 12, 0)),

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import Any, Protocol
 
 from ._json import is_json_start
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle
 from .verify import Verified
 
-__all__ = ["iter_stream", "read_one"]
+__all__ = ["ReadableFile", "WritableFile", "iter_stream", "read_one"]
+
+
+class ReadableFile(Protocol):
+    """What ``load`` reads from, as with :func:`pickle.load`: anything with ``read(n)``
+    (``readline``, ``seek`` and ``tell`` are used when present)."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
+class WritableFile(Protocol):
+    """What ``dump`` writes to: anything with ``write(bytes)``."""
+
+    def write(self, data: bytes, /) -> Any: ...
 
 _FIRST_CHUNK = 1 << 16
 _READ_CHUNK = 1 << 20
@@ -26,7 +39,7 @@ def _seekable(file: Any) -> bool:
         return False
 
 
-def read_one(file: IO[bytes], limit: int, verify: Verifier) -> tuple[bytearray, Verified]:
+def read_one(file: ReadableFile, limit: int, verify: Verifier) -> tuple[bytearray, Verified]:
     """Read exactly one pickle from ``file``; the file is left just past its STOP.
 
     A seekable file is read in doubling chunks, never more than ``limit`` + 1 bytes, whatever a
@@ -35,16 +48,17 @@ def read_one(file: IO[bytes], limit: int, verify: Verifier) -> tuple[bytearray, 
     """
     if not _seekable(file):
         return _read_pipe(file, limit, verify)
-    origin = file.tell()
+    seekable: Any = file
+    origin = seekable.tell()
     for buf, verified in iter_stream(file, limit, verify, single=True):
         if len(buf) != verified.end:
-            file.seek(origin + verified.end)
+            seekable.seek(origin + verified.end)
         return buf, verified
     raise TruncatedPickle("no pickle data: the file is at its end", offset=0)
 
 
 def iter_stream(
-    file: IO[bytes], limit: int, verify: Verifier, *, single: bool = False
+    file: ReadableFile, limit: int, verify: Verifier, *, single: bool = False
 ) -> Iterator[tuple[bytearray, Verified]]:
     """Yield (buffer, verified) for each pickle in ``file``, one after the other.
 
@@ -107,7 +121,7 @@ for _op in b"ci":
     _LINES[_op] = 2
 
 
-def _read_pipe(file: IO[bytes], limit: int, verify: Verifier) -> tuple[bytearray, Verified]:
+def _read_pipe(file: ReadableFile, limit: int, verify: Verifier) -> tuple[bytearray, Verified]:
     first = file.read(1)
     if not first:
         raise TruncatedPickle("no pickle data: the input is empty", offset=0)
@@ -118,7 +132,7 @@ def _read_pipe(file: IO[bytes], limit: int, verify: Verifier) -> tuple[bytearray
 
 
 def _read_json(
-    file: IO[bytes], buf: bytearray, limit: int, verify: Verifier
+    file: ReadableFile, buf: bytearray, limit: int, verify: Verifier
 ) -> tuple[bytearray, Verified]:
     """A JSON document from a pipe, line by line: ``dump`` ends each document with a newline
     and JSON strings cannot hold one, so a document never ends inside a line."""
@@ -145,7 +159,7 @@ def _read_json(
         buf += line
 
 
-def _read_line(file: IO[bytes], room: int) -> bytes:
+def _read_line(file: ReadableFile, room: int) -> bytes:
     line = bytearray()
     while len(line) < room:
         byte = file.read(1)
@@ -157,7 +171,7 @@ def _read_line(file: IO[bytes], room: int) -> bytes:
     return bytes(line)
 
 
-def _read_exact(file: IO[bytes], limit: int, first: int) -> bytearray:
+def _read_exact(file: ReadableFile, limit: int, first: int) -> bytearray:
     buf = bytearray((first,))
 
     def take(count: int) -> bytes:

@@ -11,11 +11,11 @@ import pickle
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
 from ._json import JSON_FIRST_BYTES, JsonDocument, decode_whole, encode_plain, scan_json
 from ._resolve import approve, decide_all
-from ._source import iter_stream, read_one
+from ._source import ReadableFile, WritableFile, iter_stream, read_one
 from ._unpickler import SafeUnpickler, SliceReader
 from .audit.digest import Digest
 from .audit.event import call_site
@@ -365,7 +365,7 @@ def loads(
 
 
 def load(
-    file: IO[bytes],
+    file: ReadableFile,
     *,
     fix_imports: bool = True,
     encoding: str = "ASCII",
@@ -393,7 +393,7 @@ def load(
 
 
 def load_all(
-    file: IO[bytes],
+    file: ReadableFile,
     *,
     fix_imports: bool = True,
     encoding: str = "ASCII",
@@ -443,7 +443,7 @@ class Unpickler:
 
     def __init__(
         self,
-        file: IO[bytes],
+        file: ReadableFile,
         *,
         fix_imports: bool = True,
         encoding: str = "ASCII",
@@ -494,7 +494,10 @@ FORMATS = ("auto", "json", "pickle")
 def _encode(
     obj: Any, protocol: int | None, fix_imports: bool, buffer_callback: Any, format: str
 ) -> tuple[bytes, bool]:
-    """(encoded, is_json)."""
+    """(encoded, is_json). An explicit ``protocol`` asks for a pickle (``pickle.dump(x, f,
+    protocol=2)`` swapped for ``safepickle.dump`` must still write one for older readers)."""
+    if format == "auto" and protocol is not None:
+        format = "pickle"
     if format != "pickle":
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
@@ -522,7 +525,8 @@ def dumps(
     """``obj`` as bytes that :func:`loads` reads back: UTF-8 JSON when ``obj`` is plain JSON
     data that JSON holds exactly, a pickle otherwise (``format="auto"``); ``format="json"``
     insists on JSON (``TypeError`` otherwise), ``format="pickle"`` always pickles (for readers
-    that use plain :func:`pickle.loads`). ``protocol`` and the rest are pickle's.
+    that use plain :func:`pickle.loads`). ``protocol`` and the rest are pickle's; giving a
+    ``protocol`` with ``format="auto"`` asks for a pickle.
 
     .. versionadded:: 0.1
     """
@@ -531,7 +535,7 @@ def dumps(
 
 def dump(
     obj: Any,
-    file: IO[bytes],
+    file: WritableFile,
     protocol: int | None = None,
     *,
     fix_imports: bool = True,

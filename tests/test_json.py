@@ -127,6 +127,15 @@ def test_shared_and_cyclic_containers_are_pickled_to_keep_identity() -> None:
     assert loaded[0] is loaded
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_an_explicit_protocol_asks_for_a_pickle(protocol: int) -> None:
+    """``pickle.dump(x, f, protocol=2)`` swapped for safepickle still writes a pickle."""
+    data = safepickle.dumps({"a": [1]}, protocol)
+    assert pickle.loads(data) == {"a": [1]}
+    assert data[0] not in JSON_FIRST_BYTES
+    assert safepickle.dumps({"a": [1]}, protocol, format="json") == b'{"a":[1]}'
+
+
 def test_unknown_format_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="format must be one of auto, json, pickle"):
         safepickle.dumps([], format="yaml")
@@ -210,9 +219,11 @@ def test_any_bytes_starting_like_json_raise_only_our_errors(rest: bytes, first: 
 
 # --- streams: files, pipes, several documents -------------------------------------------------
 def _dump_all(values: list[Any], protocol: int) -> bytes:
+    """Every other value with the default protocol (plain data as JSON), the rest pickled at
+    ``protocol``: streams that mix the two."""
     stream = io.BytesIO()
-    for value in values:
-        safepickle.dump(value, stream, protocol)
+    for index, value in enumerate(values):
+        safepickle.dump(value, stream, protocol if index % 2 else None)
     return stream.getvalue()
 
 
