@@ -15,6 +15,11 @@ from .decision import GlobalRef
 __all__ = ["canonical_ref", "name_problem"]
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*\Z")
+# pydantic stores a generic model parametrised at module scope in the origin's module under
+# "Box[int]" (or "Box[int]_" when that display name was taken), and pickle names it so.
+# Resolving it is one getattr on the module (a dict lookup); no dots inside the brackets
+# (pickle itself splits protocol-4 names on dots) and no dunders.
+_PARAMETRISED = re.compile(r"[^\W\d]\w*\[[\w\[\], '\"|\-]*\]_*\Z")
 
 # Dunder globals that pickle itself writes; every other dunder in a name is refused by core,
 # since dunders are how name resolution escapes (``__globals__``, ``__builtins__``, ``__class__``).
@@ -44,7 +49,10 @@ def name_problem(ref: GlobalRef) -> str | None:
             return f"module name {ref.module!r} is not a dotted identifier"
         if part.startswith("__") and part.endswith("__") and part != "__main__":
             return f"module name {ref.module!r} has a dunder part"
-    for part in ref.qualname.split("."):
+    parts = ref.qualname.split(".")
+    for index, part in enumerate(parts):
+        if index == len(parts) - 1 and "__" not in part and _PARAMETRISED.match(part):
+            continue  # a parametrised generic: decided whole by plugins like any other name
         if not _IDENTIFIER.match(part):
             return f"name {ref.qualname!r} is not a dotted identifier"
         if part.startswith("__") and part not in _DUNDERS_PICKLE_WRITES:

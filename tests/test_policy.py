@@ -198,6 +198,28 @@ def test_decide_reports_rule_and_plugin() -> None:
     assert dunder.rule == "bad-name"
 
 
+@pytest.mark.parametrize(
+    ("qualname", "shape_ok"),
+    [
+        ("Box[int]", True),  # pydantic's parametrised generic, as pickle names it
+        ("Box[int]_", True),  # the same display name taken twice
+        ("Box[dict[str, list[int]]]", True),
+        ("Box[Literal['a', \"b\"]]", True),
+        ("Box[int | None]", True),
+        ("Outer.Box[int]", True),
+        ("Box[int].attr", False),  # brackets only in the last part
+        ("Box[__class__]", False),  # no dunders inside either
+        ("Box[os.system]", False),  # no dots inside: the name would be split
+        ("Box[int](1)", False),
+        ("[int]", False),
+    ],
+)
+def test_parametrised_generic_names_are_decided_by_plugins(qualname: str, shape_ok: bool) -> None:
+    decision = Policy().decide(GlobalRef("policy_samples", qualname))
+    assert not decision.allowed  # nothing allows them by default
+    assert (decision.rule != "bad-name") is shape_ok
+
+
 def test_stdlib_allow_list_entries_all_resolve() -> None:
     """Every default entry names something that exists (or is a 3.13+ alias)."""
     import importlib
