@@ -32,6 +32,7 @@ import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -772,6 +773,103 @@ def print_report(rows: Sequence[Row], summary: dict[str, Any], use_rich: bool) -
         print(line)
 
 
+# --- plots (--plot DIR) ---------------------------------------------------------------------
+
+#: the bars of each plot: (series, legend label); every bar is that series / pickle.loads
+LOAD_BARS = (
+    ("safe", "safepickle.loads (as shipped)"),
+    ("safe_python", "safepickle.loads (pure-Python verifier)"),
+    ("torch", "torch weights-only unpickler"),
+)
+SCAN_BARS = (
+    ("verify", "safepickle verify only (as shipped)"),
+    ("verify_python", "safepickle verify only (pure Python)"),
+    ("picklescan", "picklescan scan"),
+    ("fickling", "fickling analysis"),
+)
+
+
+def _plot_ratios(
+    rows: Sequence[Row], bars: Sequence[tuple[str, str]], title: str, path: Path
+) -> None:
+    """One horizontal bar group per row: each series / pickle.loads, on a log scale, with
+    the untimed cells (n/a, an error) written where their bar would be."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on a CI machine
+    import matplotlib.pyplot as plt
+
+    measured = [row for row in rows if row.ok]
+    height = 0.8 / len(bars)
+    figure, axes = plt.subplots(figsize=(9, 0.55 * len(bars) * len(measured) + 1.6))
+    for i, (name, label) in enumerate(bars):
+        offsets = [y + (i - (len(bars) - 1) / 2) * height for y in range(len(measured))]
+        ratios = [row.ratio_of(name) for row in measured]
+        bar = axes.barh(
+            offsets, [r or 0 for r in ratios], height=height, label=label, color=f"C{i}"
+        )
+        for offset, ratio, row, patch in zip(offsets, ratios, measured, bar, strict=True):
+            text = _times(ratio) if ratio is not None else row._ratio_cell(name)
+            x = patch.get_width() if ratio is not None else 1.0
+            axes.text(x, offset, f" {text}", va="center", fontsize=7)
+    axes.set_xscale("log")
+    axes.axvline(1.0, color="black", linewidth=0.8)
+    axes.set_yticks(range(len(measured)), [row.label for row in measured])
+    axes.invert_yaxis()
+    axes.set_xlabel("median time / pickle.loads of the same bytes (log scale; 1x = pickle)")
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    # no timestamp in the file: the same run draws the same bytes
+    figure.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(figure)
+
+
+def _markdown_table(
+    rows: Sequence[Row], columns: Sequence[str], fill: Callable[[Row], list[str]]
+) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = fill(row)
+        cells += [""] * (len(columns) - len(cells))
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_plots(
+    rows: Sequence[Row], summary: dict[str, Any], env: dict[str, Any], directory: Path
+) -> list[Path]:
+    """Draw ``loaders.png`` and ``static-passes.png`` into ``directory``, and write the tables
+    they came from, with the run's date and machine, as ``bench-table.md`` (Markdown the docs
+    include, so the picture and the numbers beside it cannot disagree)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    loaders, scans = directory / "loaders.png", directory / "static-passes.png"
+    _plot_ratios(rows, LOAD_BARS, "loaders: each / pickle.loads of the same bytes", loaders)
+    _plot_ratios(rows, SCAN_BARS, "static passes (no load): each / pickle.loads", scans)
+    peers_text = ", ".join(f"{name} {state}" for name, state in env["peers"].items())
+    load = env["load_average_at_start"]
+    parts = [
+        f"Measured {env['date']} with `python benchmarks/bench.py {env['argv']}` on "
+        f"{env['platform']}, {env['cpus']} CPUs (load average at start "
+        f"{'n/a' if load is None else ' '.join(f'{x:.2f}' for x in load)}), Python "
+        f"{env['python']}, safepickle {env['safepickle']} (git {env['git_revision']}, "
+        f"verifier: {env['verifier']}); {peers_text}; "
+        f"{'quick (1/10 sizes)' if env['quick'] else 'full sizes'}, median of "
+        f"{env['repeat']} interleaved runs.",
+    ]
+    for title, columns, fill in TABLES:
+        parts += [f"**{title}**", _markdown_table(rows, columns, fill)]
+    notes = note_lines(rows)
+    if notes:
+        parts.append("Notes:\n\n" + "\n".join(f"- {line.strip()}" for line in notes))
+    parts.append(
+        "Summary:\n\n" + "\n".join(f"- {line.strip()}" for line in summary_lines(summary))
+    )
+    table = directory / "bench-table.md"
+    table.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    return [loaders, scans, table]
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -820,9 +918,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--plain", action="store_true", help="plain-text table even when rich is installed"
     )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="DIR",
+        help="draw loaders.png and static-passes.png (matplotlib) and write bench-table.md here",
+    )
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.plot is not None and find_spec("matplotlib") is None:
+        # say so before the run, not after a quarter of an hour of measuring
+        parser.error("--plot needs matplotlib: pip install matplotlib (the 'bench' extra)")
     return args
 
 
@@ -923,6 +1030,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         print(f"\nwrote {args.json}")
+    if args.plot is not None:
+        env.update(
+            date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            argv=" ".join(argv if argv is not None else sys.argv[1:]),
+        )
+        for path in write_plots(rows, summary, env, args.plot):
+            print(f"wrote {path}")
     return 1 if summary["errors"] else 0
 
 

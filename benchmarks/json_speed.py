@@ -23,13 +23,16 @@ def documents() -> dict[str, bytes]:
     return {
         "small record (~130 B)": json.dumps(record).encode(),
         "config (~10 KB)": json.dumps(
-            {f"section{i}": {"enabled": True, "ports": list(range(10)), "name": f"s{i}"}
-             for i in range(100)}  # fmt: skip
+            {
+                f"section{i}": {"enabled": True, "ports": list(range(10)), "name": f"s{i}"}
+                for i in range(100)
+            }
         ).encode(),
         "10k records (~1.3 MB)": json.dumps([dict(record, id=i) for i in range(10_000)]).encode(),
         "1M ints (~6.9 MB)": json.dumps(list(range(1_000_000))).encode(),
-        "200k str dict (~6 MB)": json.dumps({f"key{i}": f"value {i}" for i in range(200_000)})
-        .encode(),
+        "200k str dict (~6 MB)": json.dumps(
+            {f"key{i}": f"value {i}" for i in range(200_000)}
+        ).encode(),
     }
 
 

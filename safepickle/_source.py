@@ -24,6 +24,7 @@ class WritableFile(Protocol):
 
     def write(self, data: bytes, /) -> Any: ...
 
+
 _FIRST_CHUNK = 1 << 16
 _READ_CHUNK = 1 << 20
 #: verify(buffer, start, eof): the stream (pickle or JSON) at ``buffer[start:]``; ``eof`` says

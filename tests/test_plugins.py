@@ -242,9 +242,10 @@ class _PointsOnly:
         def validate(value: Any) -> Any:
             if not isinstance(value, list):
                 raise safepickle.ValidationFailed("not a list", details=[{"type": "list"}])
-            for index, item in enumerate(value):
-                if isinstance(item, dict):  # from JSON: build the Point
-                    item = value[index] = Point(item["x"], item["y"])
+            for index, raw in enumerate(value):
+                item = raw
+                if isinstance(raw, dict):  # from JSON: build the Point
+                    item = value[index] = Point(raw["x"], raw["y"])
                 if not isinstance(item, Point) or item.x < 0:
                     raise safepickle.ValidationFailed(
                         f"bad point {item!r}", details=[{"loc": [index]}], path=f"result[{index}]"
@@ -259,9 +260,7 @@ def test_schema_validates_and_converts_pickle_and_json() -> None:
     assert safepickle.loads(pickle.dumps([Point(1, 2)]), policy=policy, schema="points") == [
         Point(1, 2)
     ]
-    assert safepickle.loads(b'[{"x": 3, "y": 4}]', policy=policy, schema="points") == [
-        Point(3, 4)
-    ]
+    assert safepickle.loads(b'[{"x": 3, "y": 4}]', policy=policy, schema="points") == [Point(3, 4)]
     with pytest.raises(safepickle.ValidationFailed, match="bad point") as info:
         safepickle.loads(pickle.dumps([Point(-1, 2)]), policy=policy, schema="points")
     assert info.value.path == "result[0]" and info.value.details == ({"loc": [0]},)
