@@ -19,6 +19,7 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .limits import Limits
+from .patching import patch
 from .policy import Policy, allowed
 
 __version__ = "0.1.0"
@@ -49,4 +50,5 @@ __all__ = [
     "load_all",
     "load_config",
     "loads",
+    "patch",
 ]

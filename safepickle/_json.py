@@ -186,6 +186,14 @@ def _scan(
         raise TruncatedPickle("the JSON document may go on", offset=start)
     if escaped and _SURROGATE.search(text, begin, end):
         raise _not_utf8(text, begin, start + offset)
+    if end < len(text) and text[end] not in " \t\r\n":
+        # "0." or "[1]x": a document ends at whitespace or at the end of the data, never
+        # inside a token (dump ends each document with a newline)
+        raise MalformedPickle(
+            f"the JSON document is followed by {text[end]!r} where whitespace or the end of "
+            "the data must be; documents in a stream are separated by whitespace",
+            offset=start + offset + len(text[:end].encode("utf-8", "surrogateescape")),
+        )
     after = _WHITESPACE.match(text, end)
     stop_char = after.end() if after else end
     if stop_char == len(text):

@@ -21,6 +21,9 @@ __all__ = ["SUBCOMMANDS", "UsageError", "main"]
 #: defaults carry ``run=callable(args) -> int``
 SUBCOMMANDS: dict[str, str] = {
     "audit": "safepickle.audit.cli",
+    "learn": "safepickle.learn",
+    "scan": "safepickle.scan.cli",
+    "run": "safepickle.run",
 }
 
 

@@ -212,9 +212,13 @@ def test_decide_reports_rule_and_plugin() -> None:
         ("Box[os.system]", False),  # no dots inside: the name would be split
         ("Box[int](1)", False),
         ("[int]", False),
+        ("__pyx_unpickle_NDArrayBacked", True),  # Cython's rebuild functions
+        ("__pyx_unpickle_Foo.__globals__", False),
+        ("Outer.__pyx_unpickle_Foo", False),
+        ("__pyx_unpickle___", False),
     ],
 )
-def test_parametrised_generic_names_are_decided_by_plugins(qualname: str, shape_ok: bool) -> None:
+def test_generic_and_cython_names_are_decided_by_plugins(qualname: str, shape_ok: bool) -> None:
     decision = Policy().decide(GlobalRef("policy_samples", qualname))
     assert not decision.allowed  # nothing allows them by default
     assert (decision.rule != "bad-name") is shape_ok
