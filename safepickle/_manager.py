@@ -69,7 +69,22 @@ class PolicyManager:
                         "wrappers could replace another plugin's deny, so they are refused"
                     )
         self._pm = pm
-        self.has_persistent_load = bool(pm.hook.safepickle_persistent_load.get_hookimpls())
+        persistent_impls = pm.hook.safepickle_persistent_load.get_hookimpls()
+        self.has_persistent_load = bool(persistent_impls)
+        # one storage lookup per persistent id (thousands in a checkpoint): called directly
+        # unless some implementation is a wrapper, as for audit sinks
+        self._persistent_impls: list[Any] | None = (
+            None
+            if any(impl.wrapper or impl.hookwrapper for impl in persistent_impls)
+            else list(reversed(persistent_impls))
+        )
+        # only plugins other than the built-in ones can replace a floor item (stdlib's
+        # substitutes are for names that are not on the floor)
+        self.offers_substitutes = any(
+            name not in BUILTIN_PLUGIN_MODULES.values() and name != "allowlist"
+            for name, plugin in pm.list_name_plugin()
+            if plugin is not None
+        )
         self.has_validators = bool(pm.hook.safepickle_validate_object.get_hookimpls())
         audit_impls = pm.hook.safepickle_audit.get_hookimpls()
         self.has_auditors = bool(audit_impls)
@@ -86,7 +101,9 @@ class PolicyManager:
             return
         builtin = BUILTIN_PLUGIN_MODULES.get(name)
         if builtin is not None:
-            pm.register(importlib.import_module(builtin), name=name)
+            module = importlib.import_module(builtin)
+            if not pm.is_registered(module):  # named although the defaults brought it
+                pm.register(module, name=name)
             return
         if pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name) == 0:
             raise PolicyError(
@@ -134,7 +151,29 @@ class PolicyManager:
         return Decision.deny("no plugin of the policy allows it", rule="default-deny")
 
     def persistent_load(self, pid: Any, context: Any) -> Any:
-        return self._call("safepickle_persistent_load", pid=pid, context=context)
+        """The first non-None answer of the plugins (pluggy's firstresult), called directly."""
+        impls = self._persistent_impls
+        if impls is None:
+            return self._call("safepickle_persistent_load", pid=pid, context=context)
+        kwargs = {"pid": pid, "context": context}
+        for impl in impls:
+            try:
+                result = impl.function(*(kwargs[arg] for arg in impl.argnames))
+            except SafePickleError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"a plugin's safepickle_persistent_load raised: {exc!r}"
+                ) from exc
+            if result is not None:
+                return result
+        return None
+
+    def open_container(self, stream: Any) -> Any:
+        """The members of ``stream`` from the first plugin that opens it, or None."""
+        if not self._pm.hook.safepickle_open_container.get_hookimpls():
+            return None
+        return self._call("safepickle_open_container", stream=stream)
 
     def schema_validator(self, schema: Any, policy: object) -> Any:
         """The first plugin's validator function for ``schema``, or None."""

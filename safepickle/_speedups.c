@@ -250,12 +250,14 @@ typedef struct {
     Py_ssize_t max_globals;
     Py_ssize_t max_name;    /* verify.MAX_NAME_BYTES */
     Py_ssize_t name_budget; /* Limits.max_global_name_bytes */
+    int persistent_ok;      /* a plugin resolves persistent ids: BINPERSID is accepted */
 } limits_t;
 
 typedef struct {
     Py_ssize_t end;
     Py_ssize_t opcodes;
     Py_ssize_t buffers;
+    Py_ssize_t persistent; /* persistent ids (BINPERSID) seen */
     int protocol;
     int framed;
 } outcome_t;
@@ -277,7 +279,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     Py_ssize_t nmarks = 0, marks_cap = 0, fence = 0;
     Py_ssize_t memo_len = 0, memo_cap = 0;
     Py_ssize_t nargs = 0, args_cap = 0, nresults = 0, results_cap = 0;
-    Py_ssize_t ops = 0, buffers = 0;
+    Py_ssize_t ops = 0, buffers = 0, persistent = 0;
     int protocol = 0, framed = 0, accepted = 0;
     Py_ssize_t frame_end = 0; /* verify: a frame may run past STOP; Python handles that */
     unsigned char op;
@@ -776,6 +778,14 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             }
             p += 1;
             break;
+        case 0x51: /* BINPERSID: the id on top becomes what the plugin returns, plain data */
+            if (!limits->persistent_ok || SEGMENT <= 0) {
+                goto bail;
+            }
+            stack[sp - 1] = SYM_DATA;
+            persistent++;
+            p += 1;
+            break;
         case '.': /* STOP */
             if (SEGMENT <= 0 || frame_end > (p - buf) + 1) {
                 goto bail;
@@ -783,6 +793,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             out->end = (p - buf) + 1;
             out->opcodes = ops;
             out->buffers = buffers;
+            out->persistent = persistent;
             out->protocol = protocol;
             out->framed = framed;
             accepted = 1;
@@ -841,8 +852,9 @@ build_result(const outcome_t *out, const globals_t *g)
         }
         PyTuple_SET_ITEM(uses, i, use);
     }
-    result = Py_BuildValue("(niOnnO)", out->end, out->protocol,
-                           out->framed ? Py_True : Py_False, out->opcodes, out->buffers, uses);
+    result = Py_BuildValue("(niOnnOn)", out->end, out->protocol,
+                           out->framed ? Py_True : Py_False, out->opcodes, out->buffers, uses,
+                           out->persistent);
     Py_DECREF(uses);
     return result;
 }
@@ -851,14 +863,16 @@ build_result(const outcome_t *out, const globals_t *g)
 
 PyDoc_STRVAR(fast_verify_doc,
 "fast_verify(data, start, n, max_opcodes, max_stack_depth, max_nesting, max_memo_entries,\n"
-"            max_container_items, max_globals, max_name_bytes, max_name_budget, /)\n"
+"            max_container_items, max_globals, max_name_bytes, max_name_budget,\n"
+"            persistent_ok, /)\n"
 "--\n"
 "\n"
 "Walk the pickle at data[start:n] on the accepting path of safepickle.verify.\n"
 "\n"
 "Returns None when the stream needs the Python verifier (errors, limits, rare opcodes),\n"
-"else (end, protocol, framed, opcodes, out_of_band_buffers, globals), globals being\n"
-"(module, name, offset, opcode, pushes, called, mutated) in order of first appearance.");
+"else (end, protocol, framed, opcodes, out_of_band_buffers, globals, persistent_ids),\n"
+"globals being (module, name, offset, opcode, pushes, called, mutated) in order of first\n"
+"appearance. BINPERSID is accepted only when persistent_ok is true.");
 
 static PyObject *
 fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
@@ -867,14 +881,14 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     limits_t limits;
     Py_buffer view;
     globals_t g = {NULL, 0, 0, NULL, 0};
-    outcome_t out = {0, 0, 0, 0, 0};
+    outcome_t out = {0, 0, 0, 0, 0, 0};
     PyObject *data, *result;
     Py_ssize_t n, i;
     int accepted;
 
-    if (nargs != NUMBERS + 1) {
+    if (nargs != NUMBERS + 2) {
         PyErr_Format(PyExc_TypeError, "fast_verify() takes %d arguments (%zd given)",
-                     NUMBERS + 1, nargs);
+                     NUMBERS + 2, nargs);
         return NULL;
     }
     for (i = 0; i < NUMBERS; i++) { /* ints past Py_ssize_t saturate: no buffer reaches them */
@@ -919,6 +933,10 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     limits.max_globals = numbers[7];
     limits.max_name = numbers[8];
     limits.name_budget = numbers[9];
+    limits.persistent_ok = PyObject_IsTrue(args[NUMBERS + 1]);
+    if (limits.persistent_ok < 0) {
+        return NULL;
+    }
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }

@@ -16,7 +16,9 @@ def fast_verify(
     max_globals: int,
     max_name_bytes: int,
     max_name_budget: int,
+    persistent_ok: bool,
     /,
-) -> tuple[int, int, bool, int, int, tuple[_Use, ...]] | None:
+) -> tuple[int, int, bool, int, int, tuple[_Use, ...], int] | None:
     """The accepting path of ``safepickle.verify``: the stream's (end, protocol, framed,
-    opcodes, out-of-band buffers, globals), or None when the Python verifier must decide."""
+    opcodes, out-of-band buffers, globals, persistent ids), or None when the Python verifier
+    must decide. BINPERSID is accepted only with ``persistent_ok``."""

@@ -220,7 +220,7 @@ class Policy:
             else:
                 reason = floor_reason(ref)
                 if reason is not None:
-                    decision = Decision(Verdict.DENY, reason, rule="floor", plugin="core")
+                    decision = self._floor_decision(ref, reason)
                 else:
                     decision = self.manager.decide(ref, self)
             if len(self._decisions) >= _MAX_CACHED:
@@ -261,6 +261,25 @@ class Policy:
                 "return a function (or None to abstain)"
             )
         return validator  # type: ignore[no-any-return]
+
+    def _floor_decision(self, ref: GlobalRef, reason: str) -> Decision:
+        """A floor item is never allowed; a plugin may only *replace* it with a substitute of
+        its own (the real object is then never imported). Plugins are asked, and their answer
+        counts only when it is an allow that carries a substitute (and no plugin denies)."""
+        floor = Decision(Verdict.DENY, reason, rule="floor", plugin="core")
+        if not self.manager.offers_substitutes:
+            return floor
+        answer = self.manager.decide(ref, self)
+        if not answer.allowed or answer.substitute is None:
+            return floor
+        return Decision(
+            Verdict.ALLOW,
+            f"replaced by plugin {answer.plugin!r}'s substitute ({answer.reason}); the real "
+            f"'{ref.dotted}' is on the floor ({reason}) and is never imported",
+            rule="floor-substitute",
+            plugin=answer.plugin,
+            substitute=answer.substitute,
+        )
 
     def cached_object(self, ref: GlobalRef) -> Any:
         """The object resolved for ``ref`` earlier, or a KeyError."""

@@ -37,8 +37,8 @@ from .names import canonical_ref
 
 # --- compiled fast path: the optional extension (dispatch at the end of this module) -----------
 _FastVerify = Callable[
-    [bytes, int, int, int, int, int, int, int, int, int, int],
-    "tuple[int, int, bool, int, int, tuple[tuple[str, str, int, str, int, bool, bool], ...]]"
+    [bytes | bytearray, int, int, int, int, int, int, int, int, int, int, bool],
+    "tuple[int, int, bool, int, int, tuple[tuple[str, str, int, str, int, bool, bool], ...], int]"
     " | None",
 ]
 try:
@@ -1215,10 +1215,11 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Non
         limits.max_globals,
         MAX_NAME_BYTES,
         limits.max_global_name_bytes,
+        st.persistent_ok,
     )
     if found is None:
         return None
-    end, protocol, framed, opcodes, buffers, uses = found
+    end, protocol, framed, opcodes, buffers, uses, persistent_ids = found
     fix_imports = st.fix_imports
     table: dict[object, _Global] = {}
     for module, name, offset, opcode, pushes, called, mutated in uses:  # as make_global
@@ -1237,6 +1238,7 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Non
     st.protocol = protocol
     st.framed = framed
     st.buffers = buffers
+    st.persistent_ids = persistent_ids
     return end, opcodes
 
 

@@ -152,6 +152,42 @@ def test_plugin_cannot_lift_the_floor(canary: Any) -> None:
     assert info.value.decision.rule == "floor"
 
 
+def test_a_plugin_may_replace_a_floor_item_but_never_allow_it(canary: Any) -> None:
+    """torch.storage._load_from_bytes is on the floor; the torch plugin reads those bytes with
+    its own safe loader instead. The real floor object is never imported or called."""
+    calls: list[tuple[Any, ...]] = []
+
+    def safe_system(command: str) -> str:
+        calls.append((command,))
+        return f"not run: {command}"
+
+    class ReplaceSystem:
+        @safepickle.hookimpl
+        def safepickle_decide(self, ref: GlobalRef) -> Decision | None:
+            if ref.dotted == "os.system":
+                return Decision.allow("a harmless stand-in", substitute=safe_system)
+            return None
+
+    class DenySystem:
+        @safepickle.hookimpl
+        def safepickle_decide(self, ref: GlobalRef) -> Decision | None:
+            return Decision.deny("never") if ref.dotted == "os.system" else None
+
+    payload = b"cos\nsystem\n(S'touch CANARY'\ntR."
+    policy = Policy(plugins=[ReplaceSystem()])
+    assert safepickle.loads(payload, policy=policy) == "not run: touch CANARY"
+    assert calls == [("touch CANARY",)]
+    decision = policy.decide(GlobalRef("os", "system"))
+    assert decision.rule == "floor-substitute" and "never imported" in decision.reason
+    # any deny still wins, and the floor's deny comes back
+    with pytest.raises(ForbiddenGlobal) as info:
+        safepickle.loads(payload, policy=Policy(plugins=[ReplaceSystem(), DenySystem()]))
+    assert info.value.decision.rule == "floor"
+    # an allow-list entry can never carry a substitute: the floor stands
+    with pytest.raises(PolicyError):
+        Policy(allow=["os.system"])
+
+
 def test_plugin_that_raises_or_returns_garbage_is_a_plugin_error() -> None:
     class Raises:
         @safepickle.hookimpl
@@ -276,6 +312,11 @@ def test_schema_validates_and_converts_pickle_and_json() -> None:
     assert safepickle.load(stream, policy=policy, schema="points") == [Point(1, 1)]
 
 
+def test_naming_a_builtin_plugin_the_defaults_bring_is_harmless() -> None:
+    policy = Policy(plugins=["stdlib"])
+    assert safepickle.loads(pickle.dumps({1, 2}), policy=policy) == {1, 2}
+
+
 def test_schema_without_a_plugin_names_the_fix() -> None:
     with pytest.raises(PolicyError, match=r"safepickle-pydantic.*plugins=\['pydantic'\]"):
         safepickle.loads(b"[1]", schema="points")
@@ -335,7 +376,9 @@ def test_every_hook_is_documented() -> None:
 
 
 def test_every_hook_has_a_test() -> None:
-    source = Path(__file__).read_text(encoding="utf-8")
+    source = "".join(
+        path.read_text(encoding="utf-8") for path in Path(__file__).parent.glob("test_*.py")
+    )
     for name in hookspecs.__all__:
         assert f"def {name}(" in source, f"no test plugin implements {name}"
     assert policy_samples.__name__ == "policy_samples"

@@ -299,6 +299,21 @@ def test_persistent_ids(value: Any, protocol: int, allowed: bool) -> None:
     check(out.getvalue(), persistent_ids=allowed)
 
 
+@needs_c
+@given(common_values, st.integers(2, 5))
+def test_the_compiled_pass_accepts_persistent_ids_on_its_own(value: Any, protocol: int) -> None:
+    """Checkpoints (torch.save) are BINPERSID streams: when a plugin resolves persistent ids,
+    the C pass accepts them without handing the stream to Python."""
+    out = io.BytesIO()
+    _PersistentPickler(out, protocol).dump(["pid:1", value, "pid:2"])
+    data = out.getvalue()
+    nested = protocol < 4 and b"getattr" in data
+    assert check(data, persistent_ids=True) or nested
+    assert not check(data, persistent_ids=False)  # refused: Python names the opcode
+    if not nested:
+        assert V.verify(data, limits=DEFAULT, persistent_ids=True).persistent_ids == 2
+
+
 limits = st.builds(
     Limits,
     max_input_bytes=st.one_of(st.just(DEFAULT.max_input_bytes), st.integers(1, 400)),
@@ -853,10 +868,10 @@ def test_the_raw_function_bails_on_odd_arguments() -> None:
     fast = V._c_fast_verify
     assert fast is not None
     big = sys.maxsize
-    many = (big,) * 8  # the limits
+    many = (big,) * 8 + (False,)  # the limits, then persistent_ok
 
-    assert fast(b"N.", 0, 2, *many) == (2, 0, False, 2, 0, ())
-    assert fast(b"N.", 0, 99, *many) == (2, 0, False, 2, 0, ())  # n past the end
+    assert fast(b"N.", 0, 2, *many) == (2, 0, False, 2, 0, (), 0)
+    assert fast(b"N.", 0, 99, *many) == (2, 0, False, 2, 0, (), 0)  # n past the end
     assert fast(b"N.", -1, 2, *many) is None
     assert fast(b"N.", 2, 2, *many) is None
     assert fast(b"N.", 0, 1, *many) is None  # STOP lies past n
@@ -865,7 +880,13 @@ def test_the_raw_function_bails_on_odd_arguments() -> None:
         assert fast(b"N.", 0, 2, *many[:at], 0, *many[at + 1 :]) is None
     assert fast(memoryview(b"N."), 0, 2, *many) is None  # type: ignore[arg-type]
     huge = 1 << 200  # ints past Py_ssize_t saturate
-    assert fast(b"N.", 0, huge, *(huge,) * 8) == (2, 0, False, 2, 0, ())
+    assert fast(b"N.", 0, huge, *(huge,) * 8, False) == (2, 0, False, 2, 0, (), 0)
+    # BINPERSID only when a plugin resolves persistent ids; the id becomes plain data
+    persistent = b"\x80\x02X\x03\x00\x00\x00abcQ\x85."
+    assert fast(persistent, 0, len(persistent), *many) is None
+    accepted = fast(persistent, 0, len(persistent), *many[:-1], True)
+    assert accepted == (len(persistent), 2, False, 5, 0, (), 1)
+    assert fast(b"\x80\x02Q.", 0, 4, *many[:-1], True) is None  # nothing to pop: Python says
     assert fast(b"N.", -huge, 2, *many) is None
     assert fast(b"N.", huge, 2, *many) is None
     with pytest.raises(TypeError):
@@ -880,7 +901,7 @@ def test_a_verified_bytearray_can_grow_again() -> None:
     for data in (b"N.", b"N", b"\x80\x04" + GETATTR[2:] + b")\x81."):
         buf = bytearray(data)
         assert V._c_fast_verify is not None
-        V._c_fast_verify(buf, 0, len(buf), *(10,) * 8)
+        V._c_fast_verify(buf, 0, len(buf), *(10,) * 8, False)
         buf += b"more"  # BufferError if an export were still held
 
 
@@ -893,7 +914,7 @@ def test_no_memory_or_references_leak() -> None:
 
     def run() -> None:
         for data in streams:
-            fast(data, 0, len(data), *(10**6,) * 8)
+            fast(data, 0, len(data), *(10**6,) * 8, False)
 
     run()
     references = [sys.getrefcount(data) for data in streams]
