@@ -19,10 +19,12 @@ _IDENTIFIER = re.compile(r"[^\W\d]\w*\Z")
 # "Box[int]" (or "Box[int]_" when that display name was taken), and pickle names it so.
 # Resolving it is one getattr on the module (a dict lookup); no dots inside the brackets
 # (pickle itself splits protocol-4 names on dots) and no dunders.
-# Cython writes module-level functions named __pyx_unpickle_<Class> that rebuild its extension
-# types from their state (pandas, scikit-learn); a name of exactly that one part is decided by
-# plugins like any other (nothing allows one by default). It is not a traversal: no part follows.
-_CYTHON_UNPICKLE = re.compile(r"__pyx_unpickle_[^\W\d]\w*\Z")
+# A module-level name that starts with "__" but does not end with it is a private function of
+# that module, not a special attribute: Cython's __pyx_unpickle_<Class> (pandas, scikit-learn)
+# and numpy.random._pickle.__generator_ctor rebuild objects from state. Such a name of exactly
+# one part is decided by plugins like any other (nothing allows one by default); traversal
+# through dunders (__globals__, __class__, __builtins__) stays refused in core.
+_PRIVATE_FUNCTION = re.compile(r"__[^\W\d_]\w*\Z")
 _PARAMETRISED = re.compile(r"[^\W\d]\w*\[[\w\[\], '\"|\-]*\]_*\Z")
 
 # Dunder globals that pickle itself writes; every other dunder in a name is refused by core,
@@ -54,7 +56,7 @@ def name_problem(ref: GlobalRef) -> str | None:
         if part.startswith("__") and part.endswith("__") and part != "__main__":
             return f"module name {ref.module!r} has a dunder part"
     parts = ref.qualname.split(".")
-    if len(parts) == 1 and _CYTHON_UNPICKLE.match(parts[0]) and not parts[0].endswith("__"):
+    if len(parts) == 1 and _PRIVATE_FUNCTION.match(parts[0]) and not parts[0].endswith("__"):
         return None
     for index, part in enumerate(parts):
         if index == len(parts) - 1 and "__" not in part and _PARAMETRISED.match(part):

@@ -41,6 +41,17 @@ _INT_EDGES = (
 )  # fmt: skip
 
 
+#: ranges within the default max_container_items (longer ones are refused, see
+#: tests/test_policy.py::test_ranges_are_bounded_by_max_container_items)
+ranges: st.SearchStrategy[range] = st.builds(
+    lambda start, length, step, slack: range(start, start + length * step + slack, step),
+    st.integers(-(2**70), 2**70),
+    st.integers(0, 2_000_000 - 1),
+    st.integers(-(2**40), 2**40).filter(bool),
+    st.integers(-1, 1),
+)
+
+
 def _int_edge(index: int) -> int:
     """``_INT_EDGES[index]`` (sampling indices keeps the strategy's repr short)."""
     return _INT_EDGES[index]
@@ -228,7 +239,7 @@ stdlib_atoms: st.SearchStrategy[Any] = st.one_of(
     decimals,
     st.fractions(),
     uuids,
-    st.builds(range, ints, ints, ints.filter(bool)),
+    ranges,
     st.builds(slice, scalars, scalars, scalars),
     st.ip_addresses(),
     _networks(4),

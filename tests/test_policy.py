@@ -216,6 +216,11 @@ def test_decide_reports_rule_and_plugin() -> None:
         ("__pyx_unpickle_Foo.__globals__", False),
         ("Outer.__pyx_unpickle_Foo", False),
         ("__pyx_unpickle___", False),
+        ("__generator_ctor", True),  # numpy.random._pickle's
+        ("__class__", False),
+        ("__builtins__", False),
+        ("___x", False),
+        ("__x.y", False),
     ],
 )
 def test_generic_and_cython_names_are_decided_by_plugins(qualname: str, shape_ok: bool) -> None:
@@ -262,3 +267,21 @@ def test_doubly_nested_class(protocol: int) -> None:
     assert safepickle.loads(data, allow=[Deep.Mid.Leaf]) == Deep.Mid.Leaf()
     with pytest.raises(ForbiddenGlobal):
         safepickle.loads(data, allow=[Deep.Mid])
+
+
+def test_ranges_are_bounded_by_max_container_items() -> None:
+    """A range costs a few bytes whatever its length; anything allowed that iterates one
+    (math.fsum here, numpy.mean in a plugin) would materialise it."""
+    assert safepickle.loads(pickle.dumps(range(5, 1000, 7))) == range(5, 1000, 7)
+    with pytest.raises(safepickle.LimitExceeded, match="max_container_items=2,000,000"):
+        safepickle.loads(pickle.dumps(range(10**10)))
+    with pytest.raises(safepickle.LimitExceeded, match="max_container_items"):
+        safepickle.loads(pickle.dumps(range(-(10**30), 10**30)))  # past a C ssize_t
+    # math.fsum(range(10**10)): the call itself is allowed, the range is not
+    data = b"\x80\x02cmath\nfsum\nc__builtin__\nrange\nJ\x00\xe4\x0bT\x85R\x85R."
+    with pytest.raises(safepickle.LimitExceeded):
+        safepickle.loads(data, allow=["math.fsum"])
+    small = Policy(limits=Limits(max_container_items=10))
+    assert safepickle.loads(pickle.dumps(range(10)), policy=small) == range(10)
+    with pytest.raises(safepickle.LimitExceeded, match="max_container_items=10"):
+        safepickle.loads(pickle.dumps(range(11)), policy=small)

@@ -11,10 +11,15 @@ import decimal
 import fractions
 import re
 import types
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from safepickle.decision import Decision, GlobalRef
+from safepickle.errors import LimitExceeded
 from safepickle.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from safepickle.policy import Policy
 
 __all__ = ["SAFE_GLOBALS", "safepickle_decide"]
 
@@ -28,6 +33,33 @@ def _latin1_bytes(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> 
     if type(obj) is not str or encoding not in ("latin1", "latin-1", "iso-8859-1"):
         raise ValueError("safepickle accepts _codecs.encode(str, 'latin1') only")
     return obj.encode("latin-1", errors)
+
+
+def _bounded_range(maximum: int) -> Callable[..., range]:
+    """``range`` that refuses more than ``maximum`` items (the policy's max_container_items).
+
+    A range costs a few bytes of pickle whatever its length, and any callable that iterates its
+    argument (a plugin's ``numpy.mean``, ``pandas.DataFrame``, a list inside it) would
+    materialise it: the verifier refuses ranges passed straight into the standard library's
+    materialisers, and this bound closes the rest, nested or not."""
+
+    def range_(*args: Any) -> range:
+        value = range(*args)
+        try:
+            length = len(value)
+        except OverflowError:  # more items than a C ssize_t counts
+            length = maximum + 1
+        if length > maximum:
+            raise LimitExceeded(
+                f"the stream builds a range of more than max_container_items={maximum:,} "
+                "items, which anything iterating it would materialise; if you trust this "
+                "input, raise the limit: Policy(limits=Limits(max_container_items=...))",
+                limit="max_container_items",
+                maximum=maximum,
+            )
+        return value
+
+    return range_
 
 
 def _bytes(*args: Any) -> bytes:
@@ -86,8 +118,9 @@ SAFE_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
         "builtins.bytearray": "narrowed: no bytearray(n), which would allocate n bytes",
         "builtins.bytes": "narrowed: no bytes(n), which would allocate n bytes",
         "builtins.complex": _CONSTRUCTS_VALUE,
-        "builtins.range": "a lazy range; the verifier refuses passing one straight into a "
-        "constructor that would materialise it",
+        "builtins.range": "narrowed to at most max_container_items items (anything iterating "
+        "a range materialises it); the verifier also refuses one passed straight into a "
+        "materialising constructor",
         "builtins.slice": _CONSTRUCTS_VALUE,
         "builtins.int": _CONSTRUCTS_VALUE,
         "builtins.float": _CONSTRUCTS_VALUE,
@@ -161,9 +194,13 @@ _SUBSTITUTES: dict[str, Any] = {
 
 
 @hookimpl
-def safepickle_decide(ref: GlobalRef) -> Decision | None:
+def safepickle_decide(ref: GlobalRef, policy: Policy) -> Decision | None:
     """Allow the standard library's plain value types; abstain on everything else."""
-    reason = SAFE_GLOBALS.get(ref.dotted)
+    dotted = ref.dotted
+    reason = SAFE_GLOBALS.get(dotted)
     if reason is None:
         return None
-    return Decision.allow(reason, rule="stdlib", substitute=_SUBSTITUTES.get(ref.dotted))
+    if dotted == "builtins.range":  # bounded by this policy's limit (decisions are per policy)
+        substitute = _bounded_range(policy.limits.max_container_items)
+        return Decision.allow(reason, rule="stdlib", substitute=substitute)
+    return Decision.allow(reason, rule="stdlib", substitute=_SUBSTITUTES.get(dotted))
