@@ -1,0 +1,76 @@
+"""Series and DataFrames of every dtype, indexes and scalars round-trip through the plugin."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pandas as pd
+import pytest
+import safepickle
+from core_names_pd import marks
+from pandas_catalogue import catalogue
+
+import safepickle_pandas
+
+
+def _params() -> list[Any]:
+    return [
+        pytest.param(obj, protocol, id=f"{item_id}-p{protocol}",
+                     marks=marks(obj, protocol))
+        for item_id, obj in catalogue()
+        for protocol in (2, 5)
+    ]  # fmt: skip
+
+
+def assert_same(got: Any, want: Any) -> None:
+    assert type(got) is type(want)
+    if isinstance(want, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.attrs == want.attrs
+    elif isinstance(want, pd.Series):
+        pd.testing.assert_series_equal(got, want, check_exact=True)
+    elif isinstance(want, pd.Index):
+        pd.testing.assert_index_equal(got, want, exact=True, check_exact=True)
+        assert getattr(got, "freq", None) == getattr(want, "freq", None)
+    elif want is pd.NaT or want is pd.NA:
+        assert got is want
+    else:
+        assert got == want and repr(got) == repr(want)
+
+
+@pytest.mark.parametrize(("obj", "protocol"), _params())
+def test_round_trip(obj: Any, protocol: int, pandas_policy: safepickle.Policy) -> None:
+    data = pickle.dumps(obj, protocol)
+    assert_same(safepickle_pandas.loads(data, policy=pandas_policy), pickle.loads(data))
+
+
+def test_catalogue_covers_every_dtype() -> None:
+    frame = dict(catalogue())["frame-all-dtypes"]
+    dtypes = list(frame.dtypes)
+    for needed in (pd.CategoricalDtype, pd.DatetimeTZDtype, pd.PeriodDtype, pd.IntervalDtype,
+                   pd.SparseDtype, pd.Int64Dtype, pd.BooleanDtype, pd.Float64Dtype,
+                   pd.StringDtype):  # fmt: skip
+        assert any(isinstance(dtype, needed) for dtype in dtypes), needed
+    assert {"O", "m", "M", "c", "b", "u", "f", "i"} <= {getattr(d, "kind", "") for d in dtypes}
+
+
+def test_numeric_frame_with_plain_loads(pandas_policy: safepickle.Policy) -> None:
+    """No object arrays, no Cython helpers: safepickle.loads with the plugin is enough."""
+    frame = pd.DataFrame([[1, 0.5], [2, 1.5]])  # a RangeIndex: no string index
+    got = safepickle.loads(pickle.dumps(frame), policy=pandas_policy)
+    pd.testing.assert_frame_equal(got, frame)
+
+
+def test_pandas_brings_numpy() -> None:
+    """Naming pandas is enough for the numpy arrays inside frames."""
+    policy = safepickle.Policy(plugins=["pandas"])
+    assert policy.decide(safepickle.GlobalRef("numpy", "ndarray")).allowed
+    assert policy.decide(safepickle.GlobalRef("pandas", "DataFrame")).allowed
+
+
+def test_load_from_a_file(tmp_path: Any) -> None:
+    frame = pd.DataFrame([["a", 1], ["b", None]], dtype=object)  # an object block
+    path = tmp_path / "f.pkl"
+    path.write_bytes(pickle.dumps(frame))
+    pd.testing.assert_frame_equal(safepickle_pandas.load(path), frame)
