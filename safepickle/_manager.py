@@ -86,6 +86,7 @@ class PolicyManager:
             if plugin is not None
         )
         self.has_validators = bool(pm.hook.safepickle_validate_object.get_hookimpls())
+        self.has_inspectors = bool(pm.hook.safepickle_inspect_stream.get_hookimpls())
         audit_impls = pm.hook.safepickle_audit.get_hookimpls()
         self.has_auditors = bool(audit_impls)
         # pluggy calls the last registered first; None: some sink is a wrapper, ask pluggy
@@ -168,6 +169,10 @@ class PolicyManager:
             if result is not None:
                 return result
         return None
+
+    def inspect(self, data: memoryview, verified: Any, policy: object) -> None:
+        """Every plugin's safepickle_inspect_stream, before the stream is executed."""
+        self._call("safepickle_inspect_stream", data=data, verified=verified, policy=policy)
 
     def open_container(self, stream: Any) -> Any:
         """The members of ``stream`` from the first plugin that opens it, or None."""

@@ -144,6 +144,14 @@ def _execute(
         digest = Digest(data, verified.start, verified.end)  # hashed beside the load
     try:
         approved = approve(verified, policy, decisions)
+        if manager.has_inspectors:
+            # released on return: a file's buffer (a bytearray) must be free to grow again
+            with (
+                memoryview(data) as whole,
+                whole[verified.start : verified.end] as part,
+                part.toreadonly() as stream,
+            ):
+                manager.inspect(stream, verified, policy)
         buffers = None
         if options.buffers is not None:
             buffers = list(options.buffers)

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from .context import LoadContext, LoadEvent
     from .decision import Decision, GlobalRef
     from .policy import Policy
+    from .verify import Verified
 
 __all__ = [
     "safepickle_audit",
     "safepickle_decide",
+    "safepickle_inspect_stream",
     "safepickle_open_container",
     "safepickle_persistent_load",
     "safepickle_schema_validator",
@@ -51,6 +53,24 @@ def safepickle_decide(ref: GlobalRef, policy: Policy) -> Decision | None:
     :param ref: the canonical name, after protocol-2 aliases were mapped (``__builtin__.eval``
         arrives as ``builtins.eval``); ``ref.qualname`` may be dotted for nested classes.
     :param policy: the policy being applied, for plugins that read its settings.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def safepickle_inspect_stream(data: memoryview, verified: Verified, policy: Policy) -> None:
+    """Inspect a pickle the verifier accepted and the policy allowed, before it is executed.
+
+    ``data`` is a read-only view of exactly the stream's bytes (``data[0]`` is its first
+    opcode); ``verified`` is what the verifier learned (its globals, protocol, opcode count).
+    Nothing has been executed and no global resolved yet. Raise a
+    :class:`~safepickle.SafePickleError` subclass (:class:`~safepickle.UnsafeOpcode`,
+    :class:`~safepickle.LimitExceeded`, :class:`~safepickle.MalformedPickle`) to refuse the
+    stream; any other exception becomes a :class:`~safepickle.PluginError`. For checks a
+    decision per global cannot make: the numpy plugin compares each object array's item count
+    with its shape here, because numpy's own ``__setstate__`` does not (a short list crashes
+    the interpreter). ``safepickle scan`` calls it too. Not called for JSON documents.
 
     .. versionadded:: 0.1
     """

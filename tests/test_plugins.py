@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -382,3 +383,54 @@ def test_every_hook_has_a_test() -> None:
     for name in hookspecs.__all__:
         assert f"def {name}(" in source, f"no test plugin implements {name}"
     assert policy_samples.__name__ == "policy_samples"
+
+
+def test_inspect_stream_sees_the_bytes_before_anything_runs(canary: Any) -> None:
+    """A plugin refuses a stream by its bytes, after the verifier and the decisions and
+    before any global is resolved or any opcode executed; the scanner asks it too."""
+    from safepickle.scan.engine import Scanner
+
+    seen: list[tuple[bytes, int]] = []
+
+    class NoLongStrings:
+        @safepickle.hookimpl
+        def safepickle_inspect_stream(self, data: memoryview, verified: Any) -> None:
+            seen.append((bytes(data), verified.protocol))
+            if b"x" * 100 in bytes(data):
+                raise UnsafeOpcode("a string of 100 x", opcode="BINUNICODE")
+
+    policy = Policy(allow=[Point], plugins=[NoLongStrings()])
+    ok = pickle.dumps(Point(1, "short"), protocol=4)
+    assert safepickle.loads(ok, policy=policy) == Point(1, "short")
+    assert seen == [(ok, 4)]
+    bad = pickle.dumps([Point(1, "x" * 100), os.system], protocol=4)
+    with pytest.raises(ForbiddenGlobal):  # the decisions come first: os.system is refused
+        safepickle.loads(bad, policy=policy)
+    bad = pickle.dumps(Point(1, "x" * 100), protocol=4)
+    with pytest.raises(UnsafeOpcode, match="100 x"):
+        safepickle.loads(bad, policy=policy)
+
+    class Raises:
+        @safepickle.hookimpl
+        def safepickle_inspect_stream(self) -> None:
+            raise KeyError("boom")
+
+    with pytest.raises(PluginError, match="boom"):
+        safepickle.loads(ok, policy=Policy(allow=[Point], plugins=[Raises()]))
+    Path("bad.pkl").write_bytes(bad)
+    assert Scanner(policy).scan_file("bad.pkl").status == "refused"
+    # the view is released when the hook returns: a file's buffer can grow for the next pickle
+    kept: list[memoryview] = []
+
+    class Keeps:
+        @safepickle.hookimpl
+        def safepickle_inspect_stream(self, data: memoryview) -> None:
+            kept.append(data)
+
+    stream = io.BytesIO(ok + ok)
+    keeping = Policy(allow=[Point], plugins=[Keeps()])
+    assert list(safepickle.load_all(stream, policy=keeping)) == [Point(1, "short")] * 2
+    with pytest.raises(ValueError, match="released"):
+        kept[0].tobytes()
+    Path("ok.pkl").write_bytes(ok)
+    assert Scanner(policy).scan_file("ok.pkl").status == "clean"

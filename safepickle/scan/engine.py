@@ -229,7 +229,7 @@ class Scanner:
                 return
             started = time.perf_counter()
             result, decisions = self._decide(
-                verified, member, index, formats, format_globals, notes
+                data, verified, member, index, formats, format_globals, notes
             )
             out.append(result)
             if policy.manager.has_auditors:
@@ -241,6 +241,7 @@ class Scanner:
 
     def _decide(
         self,
+        data: bytes | bytearray,
         verified: Verified,
         member: tuple[str, ...],
         index: int,
@@ -267,6 +268,15 @@ class Scanner:
             policy_decisions = [(u, d) for u, d in decisions if d is not _FORMAT_DECISION]
             try:
                 approve(verified, self.policy, policy_decisions)
+                if self.policy.manager.has_inspectors and problem is None:
+                    with (
+                        memoryview(data) as whole,
+                        whole[verified.start : verified.end] as part,
+                        part.toreadonly() as stream,
+                    ):
+                        self.policy.manager.inspect(stream, verified, self.policy)
+            except (UnsafeOpcode, LimitExceeded, MalformedPickle) as exc:
+                problem = _problem(exc)
             except ForbiddenGlobal as exc:
                 for refused in exc.refused:
                     overrides[(refused.raw_module, refused.raw_name)] = refused.decision
@@ -303,7 +313,8 @@ class Scanner:
         if any(finding.decision == "deny" for finding in findings):
             status = "refused"
         elif problem is not None:
-            status = "error"
+            # an opcode a plugin's inspection refused is a refusal, like the loader's
+            status = "refused" if problem.error_type == "UnsafeOpcode" else "error"
         final_decisions = [
             (use, overrides.get((use.raw_module, use.raw_name)) or decision)
             for use, decision in decisions
