@@ -262,7 +262,13 @@ typedef struct {
     int framed;
 } outcome_t;
 
-/* The walk. Returns 1 when the stream is accepted (`out` and `g` filled in), 0 to bail. */
+/* walk() found the input ending before the stream did, every opcode so far on the accepting
+ * path: the Python pass would say "truncated" too, so a reader with more to read needs no
+ * Python pass to learn that. */
+#define RAN_OUT 2
+
+/* The walk. Returns 1 when the stream is accepted (`out` and `g` filled in), RAN_OUT when the
+ * input ended first, 0 to bail. */
 static int
 walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *limits,
      globals_t *g, outcome_t *out)
@@ -291,6 +297,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 #define NEED(k)                      \
     do {                             \
         if (end - p <= (k)) {        \
+            accepted = RAN_OUT;      \
             goto bail;               \
         }                            \
     } while (0)
@@ -298,6 +305,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 #define NEED_PAYLOAD(head, sz)                              \
     do {                                                    \
         if ((sz) > (uint64_t)(end - p - (head))) {          \
+            accepted = RAN_OUT;                             \
             goto bail;                                      \
         }                                                   \
     } while (0)
@@ -441,7 +449,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     }
     p = first = buf + start;
     for (;;) {
-        if (p >= end || ops >= max_opcodes) {
+        if (p >= end) {
+            accepted = RAN_OUT;
+            goto bail;
+        }
+        if (ops >= max_opcodes) {
             goto bail;
         }
         ops++;
@@ -752,8 +764,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
         /* framing, protocol, buffers, the end */
         case 0x80: /* PROTO */
+            if (p != first) { /* checked before its argument is read, as in Python */
+                goto bail;
+            }
             NEED(1);
-            if (p != first || p[1] > HIGHEST_PROTOCOL) {
+            if (p[1] > HIGHEST_PROTOCOL) {
                 goto bail;
             }
             protocol = p[1];
@@ -869,7 +884,8 @@ PyDoc_STRVAR(fast_verify_doc,
 "\n"
 "Walk the pickle at data[start:n] on the accepting path of safepickle.verify.\n"
 "\n"
-"Returns None when the stream needs the Python verifier (errors, limits, rare opcodes),\n"
+"Returns None when the stream needs the Python verifier (errors, limits, rare opcodes);\n"
+"end is -1 when the input ended before the stream did, every opcode so far accepted.\n"
 "else (end, protocol, framed, opcodes, out_of_band_buffers, globals, persistent_ids),\n"
 "globals being (module, name, offset, opcode, pushes, called, mutated) in order of first\n"
 "appearance. BINPERSID is accepted only when persistent_ok is true.");
@@ -943,7 +959,11 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     n = numbers[1] < view.len ? numbers[1] : view.len;
     accepted = walk((const unsigned char *)view.buf, numbers[0], n, &limits, &g, &out);
     PyBuffer_Release(&view);
-    if (!accepted) {
+    if (accepted == RAN_OUT) { /* end -1: the globals so far, for the checks Python makes */
+        out.end = -1;
+        accepted = 1;
+    }
+    if (accepted != 1) {
         globals_clear(&g);
         Py_RETURN_NONE;
     }

@@ -21,4 +21,5 @@ def fast_verify(
 ) -> tuple[int, int, bool, int, int, tuple[_Use, ...], int] | None:
     """The accepting path of ``safepickle.verify``: the stream's (end, protocol, framed,
     opcodes, out-of-band buffers, globals, persistent ids), or None when the Python verifier
-    must decide. BINPERSID is accepted only with ``persistent_ok``."""
+    must decide; ``end`` is -1 when the input ended before the stream did.
+    BINPERSID is accepted only with ``persistent_ok``."""

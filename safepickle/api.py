@@ -104,6 +104,7 @@ def _verifier(policy: Policy, options: _Options, seen: list[Any] | None = None) 
             encoding=options.encoding,
             errors=options.errors,
             persistent_ids=persistent,
+            partial=not eof,
         )
 
     return run

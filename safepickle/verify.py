@@ -486,12 +486,17 @@ def verify(
     encoding: str = "ASCII",
     errors: str = "strict",
     persistent_ids: bool = False,
+    partial: bool = False,
 ) -> Verified:
     """Verify the pickle that starts at ``data[start]`` and return what it references.
 
     Raises a :class:`~safepickle.SafePickleError` subclass for anything the C unpickler would
     reject, anything past ``limits``, EXT opcodes, persistent ids (unless ``persistent_ids``),
     and calls or state changes aimed where they must not be. Executes and imports nothing.
+
+    ``partial`` says that ``data`` may be only the beginning of the input (a file read in
+    chunks): a stream that runs past its end is then reported as truncated as soon as the
+    compiled pass sees that, without the Python pass.
     """
     n = len(data)
     if n - start > limits.max_input_bytes:
@@ -502,6 +507,10 @@ def verify(
     state = _State(start, limits, fix_imports, encoding, errors, persistent_ids)
     fast = _fast_path(data, start, n, state)  # the compiled pass: None when it bails
     try:
+        if fast is False:  # the input ended first, every opcode so far on the accepting path
+            if partial and too_long_at is None:
+                raise _truncated(n)
+            fast = None  # the end of the input: the Python pass says exactly what is missing
         end, opcodes = _run(data, start, n, state) if fast is None else fast
     except TruncatedPickle as exc:
         if too_long_at is not None:
@@ -791,7 +800,9 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
                 next_check = ops + 0x4000
                 _periodic(st, pos, n, ops, below + len(stack), len(memo))
     except (IndexError, struct.error):
-        if op not in _ARGLEN or pos + _ARGLEN[op] >= min(n, len(d)):
+        # a fixed-size push never pops: its IndexError is a read past the end (the peek at the
+        # next opcode for a run, say), however many bytes its own argument left
+        if op not in _ARGLEN or kinds[op] == _PUSH or pos + _ARGLEN[op] >= min(n, len(d)):
             raise _truncated(n) from None
         raise _underflow(op, pos) from None
     _periodic(st, pos, n, ops, below + len(stack), len(memo))
@@ -1197,9 +1208,10 @@ def _int_base0(body: bytes) -> bool:
 # Keep _speedups.c in step with every change to the checks of _loop() and _rare().
 
 
-def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | None:
+def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Literal[False] | None:
     """The compiled pass: fills ``st`` as ``_run`` would and returns (offset past STOP, opcodes
-    seen), or returns None, leaving ``st`` untouched, when the stream needs the Python pass."""
+    seen), or returns None, leaving ``st`` untouched, when the stream needs the Python pass
+    (False when that is only because the input ended first)."""
     if _c_fast_verify is None:
         return None
     limits = st.limits
@@ -1234,6 +1246,8 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Non
             return None
         glob.pushes = pushes
         glob.mutated = mutated
+    if end < 0:  # the input ended first; nothing above needs the Python pass
+        return False
     st.globals.update(table)
     st.protocol = protocol
     st.framed = framed
@@ -1255,7 +1269,7 @@ def _c_only(d: bytes, start: int, n: int, st: _State) -> tuple[int, int]:
     if _c_fast_verify is None:
         raise RuntimeError("safepickle._speedups is not built: there is no compiled verifier")
     found = _fast_run(d, start, n, st)
-    if found is None:
+    if found is None or found is False:
         raise _Bailed
     return found
 

@@ -38,7 +38,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safepickle import GlobalRef, Limits, SafePickleError
+from safepickle import GlobalRef, Limits, SafePickleError, TruncatedPickle
 from safepickle import verify as V
 
 # As in test_properties: cache hypothesis's patch module with its DeprecationWarning silenced,
@@ -87,6 +87,12 @@ def check(data: bytes | bytearray, start: int = 0, **options: Any) -> bool:
     python = _outcome(lambda: V._verify_with("python", data, start, **options))
     shipped = _outcome(lambda: V.verify(data, start, **options))
     assert shipped == python
+    # a reader with more to read (partial=True) may learn "truncated" from the compiled pass
+    # alone, with another offset and message; it never hears anything else
+    partial = _outcome(lambda: V.verify(data, start, partial=True, **options))
+    if partial != python:
+        assert partial[0] == python[0] == "error", (partial, python)
+        assert partial[1] is python[1] is TruncatedPickle, (partial, python)
     if not HAVE_C:
         return False
     compiled = V._verify_with("c", data, start, **options)  # never raises: accepts or bails
@@ -874,7 +880,11 @@ def test_the_raw_function_bails_on_odd_arguments() -> None:
     assert fast(b"N.", 0, 99, *many) == (2, 0, False, 2, 0, (), 0)  # n past the end
     assert fast(b"N.", -1, 2, *many) is None
     assert fast(b"N.", 2, 2, *many) is None
-    assert fast(b"N.", 0, 1, *many) is None  # STOP lies past n
+    ran_out = fast(b"N.", 0, 1, *many)  # STOP lies past n: the input ended first (end -1)
+    assert ran_out is not None and ran_out[0] == -1
+    inside_frame = fast(b"\x80\x04\x95\x10\x00", 0, 5, *many)  # inside a frame's prefix
+    assert inside_frame is not None and inside_frame[0] == -1
+    assert fast(b"\x80\x040", 0, 3, *many) is None  # an error first: a POP of nothing
     assert fast(b"N.", 0, -5, *many) is None
     for at in range(8):  # a limit below 1 is for Python to report
         assert fast(b"N.", 0, 2, *many[:at], 0, *many[at + 1 :]) is None
