@@ -7,30 +7,25 @@ the values inside it, and, at protocols 0-1, ``copyreg._reconstructor(cls, objec
 at protocols 0-3 the model's ``__pydantic_fields_set__`` is written as
 ``builtins.set([...])``. Nothing of pydantic itself is named (``BaseModel.__getstate__`` is
 plain data), except the parametrised classes of generic models, named by their bracketed
-display name (``models.Box[int]``).
+display name (``models.Box[int]``; see :mod:`._generics`).
 """
 
 from __future__ import annotations
 
 import enum
 import importlib
-import re
 import types
 from collections.abc import Iterable
 
 from pydantic import BaseModel
 from pydantic.dataclasses import is_pydantic_dataclass
 
-from safepickle import GlobalRef, PolicyError
+from safepickle import PolicyError
 from safepickle.builtin.allowlist import parse_entry
 
-__all__ = [
-    "PICKLE_GLOBALS",
-    "ROOT_MODEL",
-    "expand_models",
-    "generic_origin",
-    "is_model_class",
-]
+from ._generics import is_parametrisation
+
+__all__ = ["PICKLE_GLOBALS", "expand_models", "is_model_class"]
 
 #: the globals pickle writes to rebuild any pydantic object, each with why it is safe to call
 #: with any arguments (the same reasons the core's standard-library plugin gives; repeated here
@@ -45,25 +40,6 @@ PICKLE_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
         "a plain set from a list",
     }
 )
-
-#: pydantic's own generic root model: its parametrisations (``RootModel[list[int]]``) are
-#: registered in ``pydantic.root_model`` and rebuild like any model, then get re-validated
-ROOT_MODEL = GlobalRef("pydantic.root_model", "RootModel")
-
-# "Box[int]", "Box[dict[str, list[int]]]", "Box[int]_" (pydantic appends "_" when the display
-# name was taken): the name pydantic stores a parametrisation under in the origin's module
-_PARAMETRISED = re.compile(r"(?P<origin>[^\W\d]\w*)\[[\w\[\], '\"|\-]*\]_*\Z")
-
-
-def generic_origin(ref: GlobalRef) -> GlobalRef | None:
-    """The generic model ``ref`` is a parametrisation of (``models.Box`` for
-    ``models.Box[int]``), or None when the name is not pydantic's bracketed shape."""
-    head, _, last = ref.qualname.rpartition(".")
-    match = _PARAMETRISED.match(last)
-    if match is None or "__" in last:
-        return None
-    origin = match["origin"]
-    return GlobalRef(ref.module, f"{head}.{origin}" if head else origin)
 
 
 def is_model_class(obj: object) -> bool:
@@ -105,6 +81,7 @@ def expand_models(entries: Iterable[object]) -> frozenset[str]:
             if (
                 not name.startswith("_")
                 and is_model_class(obj)
+                and not is_parametrisation(obj)  # Box[int]: decided through its origin
                 and getattr(obj, "__module__", None) == entry.module
             ):
                 # by the name pickle writes (an alias such as ``Old = User`` pickles as User)

@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from safepickle import Decision, GlobalRef, hookimpl
+from pydantic import RootModel
 
-from ._globals import PICKLE_GLOBALS, ROOT_MODEL, expand_models, generic_origin
+from safepickle import Decision, GlobalRef, hookimpl
+from safepickle.floor import floor_reason
+
+from ._generics import own_ref, parametrisation
+from ._globals import PICKLE_GLOBALS, expand_models
 from ._revalidate import revalidate
 from ._same import Budget
 from ._schema import schema_validator
@@ -56,24 +60,31 @@ class PydanticPlugin:
                 f"a model the pydantic plugin was configured with{self._after}",
                 rule="pydantic-models",
             )
-        origin = generic_origin(ref)
-        if origin is None:
-            return None
-        if origin == ROOT_MODEL:
-            return Decision.allow(
-                f"a parametrisation of pydantic's RootModel{self._after}",
-                rule="pydantic-generic",
+        return self._decide_parametrisation(ref, policy)
+
+    def _decide_parametrisation(self, ref: GlobalRef, policy: Policy) -> Decision | None:
+        """``models.Box[int]``: allowed when it is pydantic's own parametrisation of RootModel
+        or of a generic model the policy allows (by the origin's own name), found in a module
+        already imported; handed out as the very class that was checked."""
+        found = parametrisation(ref)
+        if found is None:
+            return None  # not pydantic's (or not made in this process): default deny
+        cls, origin = found
+        if origin is RootModel:
+            reason = "pydantic's parametrisation of its RootModel"
+        else:
+            origin_ref = own_ref(origin)
+            if origin_ref is None or not policy.decide(origin_ref).allowed:
+                return None
+            reason = (
+                f"pydantic's parametrisation of the generic model '{origin_ref.dotted}', which "
+                "the policy allows"
             )
-        # A generic model's parametrisation (models.Box[int]) is trusted as far as the
-        # generic model itself is; pydantic stores it under this bracketed key in the origin's
-        # module, where no ordinary assignment can put it.
-        if policy.decide(origin).allowed:
-            return Decision.allow(
-                f"a parametrisation of the generic model '{origin.dotted}', which the policy "
-                f"allows{self._after}",
-                rule="pydantic-generic",
-            )
-        return None
+        # a plugin's substitute can stand in for a floor name: never offer one there
+        substitute = None if floor_reason(ref) is not None else cls
+        return Decision.allow(
+            f"{reason}{self._after}", rule="pydantic-generic", substitute=substitute
+        )
 
     @hookimpl
     def safepickle_validate_object(self, obj: Any, context: LoadContext) -> None:
