@@ -221,10 +221,30 @@ def test_plain_pickled_tensors_need_the_plugin() -> None:
 
 
 def test_persistent_ids_outside_a_checkpoint(canary: Path) -> None:
-    """The entry-point plugin resolves no persistent ids: only load() reads storages."""
+    """The entry-point plugin resolves no persistent ids: only load() reads storages; a
+    data.pkl on its own gets an error that says so, and a malformed id is named as such."""
     data = stream(tensor_call(storage_id("0", 4), 0, (4,), (1,)))
-    with pytest.raises(safepickle.UnsafeOpcode):
+    with pytest.raises(CheckpointError, match=r"safepickle_torch\.load\(path\)"):
         safepickle.loads(data, policy=safepickle.Policy(plugins=["torch"]))
+    with pytest.raises(CheckpointError, match="is not \\('storage'"):
+        safepickle.loads(stream(PersistentId("nope")), policy=safepickle.Policy(plugins=["torch"]))
+    without_plugin = safepickle.Policy()
+    with pytest.raises(safepickle.UnsafeOpcode, match="persistent id"):
+        safepickle.loads(data, policy=without_plugin)
+
+
+def test_scan_with_the_plugin_vouches_for_checkpoints(canary: Path) -> None:
+    """`safepickle scan --plugin torch`: a torch.save checkpoint is clean (its persistent ids
+    are expected), one whose data.pkl calls os.system is refused, whatever the archive."""
+    from safepickle.scan.engine import Scanner
+
+    policy = safepickle.Policy(plugins=["torch"])
+    Path("good.pt").write_bytes(saved({"w": torch.ones(2), "b": torch.zeros(3)}).getvalue())
+    assert Scanner(policy).scan_file("good.pt").status == "clean"
+    assert Scanner(safepickle.Policy()).scan_file("good.pt").status == "refused"
+    hostile = checkpoint(_call("os", "system", TOUCH), FOUR_FLOATS)
+    Path("bad.pt").write_bytes(hostile.getvalue())
+    assert Scanner(policy).scan_file("bad.pt").status == "refused"
 
 
 # --- hostile checkpoints: sizes, persistent ids and the zip ------------------------------------

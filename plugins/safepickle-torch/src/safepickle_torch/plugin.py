@@ -30,7 +30,9 @@ from safepickle import Decision, GlobalRef, Policy, UnsafeOpcode, hookimpl
 from safepickle.verify import Verified
 
 from . import rebuild, sparse
+from .errors import CheckpointError
 from .from_bytes import NestedStorageLoader
+from .persistent import parse_storage_id
 
 __all__ = ["ALLOWED", "LEFT_OUT", "REPLACED", "safepickle_decide", "safepickle_inspect_stream"]
 
@@ -229,3 +231,20 @@ def safepickle_inspect_stream(verified: Verified) -> None:
                 opcode="BUILD",
                 offset=use.offset,
             )
+
+
+@hookimpl(trylast=True)
+def safepickle_persistent_load(pid: Any) -> Any:
+    """The last resort for a storage persistent id: a clear error.
+
+    ``torch.save`` refers to every storage by a persistent id; :func:`safepickle_torch.load`
+    resolves them from the checkpoint's own members (its resolver is asked first). Declaring
+    this hook tells the verifier that a policy naming ``torch`` expects persistent ids, so
+    ``safepickle scan --plugin torch`` verifies and decides a checkpoint's ``data.pkl`` instead
+    of refusing its first ``BINPERSID``. A ``data.pkl`` loaded on its own has no storages.
+    """
+    parse_storage_id(pid)  # anything but a storage id is named as such
+    raise CheckpointError(
+        "a storage persistent id can only be resolved from its checkpoint: load the file with "
+        "safepickle_torch.load(path), which reads the storages it refers to"
+    )
