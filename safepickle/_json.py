@@ -102,7 +102,8 @@ def _within_limits(value: Any, raw: bytes, limits: Limits) -> bool:
     """The checks of limits the decoder does not enforce by itself (rarely needed)."""
     if limits.max_nesting < sys.getrecursionlimit():
         _check_nesting(value, raw, limits, 0)
-    max_digits = sys.get_int_max_str_digits()
+    # CPython 3.10.7+ has the limit; older 3.10 releases decode any length (0: unlimited)
+    max_digits: int = getattr(sys, "get_int_max_str_digits", lambda: 0)()
     if limits.max_int_digits < max_digits or not max_digits:
         _check_int_digits(value, limits, 0)
     return True
