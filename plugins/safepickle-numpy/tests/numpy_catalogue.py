@@ -68,7 +68,7 @@ def _times() -> Iterator[tuple[str, Any]]:
 
 
 def _objects() -> Iterator[tuple[str, Any]]:
-    """Object dtypes: refused by the plugin (see safepickle_numpy._narrow.OBJECT_DTYPES)."""
+    """Object dtypes and StringDType: checked by the plugin's inspect hook, then loaded."""
     yield "object", np.array([1, "a", None, 2.5, (1, 2), [3]], dtype=object)
     yield "object-2d", np.array([[1, None], [{"k": 1}, b"x"]], dtype=object)
     nested = np.empty(2, dtype=object)
@@ -129,11 +129,12 @@ def catalogue() -> list[tuple[str, Any]]:
     items: list[tuple[str, Any]] = []
     for part in (
         _numeric_arrays, _text_and_void, _structured, _times, _masked, _random, _dtypes,
+        _objects,
     ):  # fmt: skip
         items.extend(part())
     return items
 
 
-def refused_catalogue() -> list[tuple[str, Any]]:
-    """Objects with object dtypes or StringDType, which the plugin refuses with a clear error."""
+def object_catalogue() -> list[tuple[str, Any]]:
+    """The part of :func:`catalogue` with object dtypes or StringDType."""
     return list(_objects())

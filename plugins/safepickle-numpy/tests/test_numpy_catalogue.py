@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import safepickle
 from core_names import marks
-from numpy_catalogue import catalogue, refused_catalogue
+from numpy_catalogue import catalogue, object_catalogue
 from numpy_compare import assert_same
 
 import safepickle_numpy
@@ -44,14 +44,11 @@ def test_catalogue_covers_every_kind() -> None:
     assert set("biufcmMSUV") <= dtype_kinds
 
 
-@pytest.mark.parametrize(("item_id", "obj"), refused_catalogue(), ids=lambda v: str(v)[:20])
-@pytest.mark.parametrize("protocol", [2, 5])
-def test_object_dtypes_refused_clearly(
-    item_id: str, obj: Any, protocol: int, numpy_policy: safepickle.Policy
-) -> None:
-    """numpy's ndarray.__setstate__ crashes on a short object list: refused, with the why."""
-    with pytest.raises(safepickle.SafePickleError, match=r"object dtypes.*crashes|stringdtype"):
-        safepickle.loads(pickle.dumps(obj, protocol), policy=numpy_policy)
+def test_catalogue_has_object_arrays() -> None:
+    """test_round_trip loads object arrays and StringDType through plain safepickle.loads."""
+    objects = object_catalogue()
+    assert len(objects) >= 10
+    assert {name for name, _ in objects} <= {name for name, _ in catalogue()}
 
 
 def test_plugin_is_needed() -> None:
@@ -68,39 +65,30 @@ def test_protocol_5_out_of_band(numpy_policy: safepickle.Policy) -> None:
     assert_same(got, array)
 
 
-def _all_params() -> list[Any]:
-    params = []
-    for item_id, obj in catalogue() + refused_catalogue():
-        for protocol in (2, 5):
-            params.append(
-                pytest.param(
-                    obj, protocol, id=f"{item_id}-p{protocol}", marks=marks(obj, protocol)
-                )
-            )
-    return params
-
-
-@pytest.mark.parametrize(("obj", "protocol"), _all_params())
-def test_round_trip_with_object_arrays(
-    obj: Any, protocol: int, numpy_policy: safepickle.Policy
+@pytest.mark.parametrize(("item_id", "obj"), object_catalogue(), ids=lambda v: str(v)[:20])
+def test_deprecated_loads_still_works(
+    item_id: str, obj: Any, numpy_policy: safepickle.Policy
 ) -> None:
-    """safepickle_numpy.loads checks object arrays first, then loads everything."""
-    data = pickle.dumps(obj, protocol)
-    assert_same(safepickle_numpy.loads(data, policy=numpy_policy), pickle.loads(data))
+    """safepickle_numpy.loads is now safepickle.loads with a default policy, and says so."""
+    data = pickle.dumps(obj, 5)
+    with pytest.warns(DeprecationWarning, match=r"safepickle_numpy\.loads is deprecated"):
+        got = safepickle_numpy.loads(data, policy=numpy_policy)
+    assert_same(got, pickle.loads(data))
 
 
 def test_object_array_items_are_checked(numpy_policy: safepickle.Policy) -> None:
     """An object array's items go through the policy like any other global."""
     data = pickle.dumps(np.array([1, complex(1, 2), slice(1)], dtype=object), 2)
-    safepickle_numpy.loads(data, policy=numpy_policy)  # complex and slice: stdlib, allowed
+    safepickle.loads(data, policy=numpy_policy)  # complex and slice: stdlib, allowed
     data = pickle.dumps(np.array([np.arange], dtype=object), 2)
     with pytest.raises(safepickle.ForbiddenGlobal, match=r"numpy.*arange"):
-        safepickle_numpy.loads(data, policy=numpy_policy)
+        safepickle.loads(data, policy=numpy_policy)
 
 
-def test_default_policy_names_the_plugin(tmp_path: Any) -> None:
+def test_deprecated_load_defaults_to_the_plugin(tmp_path: Any) -> None:
     path = tmp_path / "a.pkl"
     path.write_bytes(pickle.dumps(np.array(["a", None], dtype=object)))
-    assert safepickle_numpy.load(path).tolist() == ["a", None]
-    with path.open("rb") as file:
+    with pytest.warns(DeprecationWarning, match=r"safepickle_numpy\.load is deprecated"):
+        assert safepickle_numpy.load(path).tolist() == ["a", None]
+    with path.open("rb") as file, pytest.warns(DeprecationWarning, match="deprecated"):
         assert safepickle_numpy.load(file).tolist() == ["a", None]

@@ -168,7 +168,7 @@ def test_short_object_list_is_an_error_not_a_crash() -> None:
         [sys.executable, "-c", _SHORT_LIST_SCRIPT], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.startswith("ExecutionError") and "object dtypes" in done.stdout
+    assert done.stdout.startswith("UnsafeOpcode") and "item list holds 3" in done.stdout
 
 
 def test_value_only_marker_refuses_calls() -> None:

@@ -12,8 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import safepickle_numpy
-
 _DTYPES = (
     hnp.boolean_dtypes()
     | hnp.integer_dtypes(endianness="=")
@@ -47,4 +45,4 @@ _OBJECT = pickle.dumps(np.array([1, "a", None, (2,)], dtype=object), 2)
 def test_damaged_object_array_pickle(offset: int, value: int) -> None:
     damaged = _OBJECT[:offset] + bytes([value]) + _OBJECT[offset + 1 :]
     with contextlib.suppress(safepickle.SafePickleError):  # an error is fine; a crash is not
-        safepickle_numpy.loads(damaged, policy=_POLICY)
+        safepickle.loads(damaged, policy=_POLICY)

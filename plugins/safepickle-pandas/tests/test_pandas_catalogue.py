@@ -42,7 +42,7 @@ def assert_same(got: Any, want: Any) -> None:
 @pytest.mark.parametrize(("obj", "protocol"), _params())
 def test_round_trip(obj: Any, protocol: int, pandas_policy: safepickle.Policy) -> None:
     data = pickle.dumps(obj, protocol)
-    assert_same(safepickle_pandas.loads(data, policy=pandas_policy), pickle.loads(data))
+    assert_same(safepickle.loads(data, policy=pandas_policy), pickle.loads(data))
 
 
 def test_catalogue_covers_every_dtype() -> None:
@@ -56,7 +56,7 @@ def test_catalogue_covers_every_dtype() -> None:
 
 
 def test_numeric_frame_with_plain_loads(pandas_policy: safepickle.Policy) -> None:
-    """No object arrays, no Cython helpers: safepickle.loads with the plugin is enough."""
+    """No object arrays, no Cython helpers (test_round_trip covers frames that have them)."""
     frame = pd.DataFrame([[1, 0.5], [2, 1.5]])  # a RangeIndex: no string index
     got = safepickle.loads(pickle.dumps(frame), policy=pandas_policy)
     pd.testing.assert_frame_equal(got, frame)
@@ -73,4 +73,41 @@ def test_load_from_a_file(tmp_path: Any) -> None:
     frame = pd.DataFrame([["a", 1], ["b", None]], dtype=object)  # an object block
     path = tmp_path / "f.pkl"
     path.write_bytes(pickle.dumps(frame))
-    pd.testing.assert_frame_equal(safepickle_pandas.load(path), frame)
+    with pytest.warns(DeprecationWarning, match=r"safepickle_pandas\.load is deprecated"):
+        pd.testing.assert_frame_equal(safepickle_pandas.load(path), frame)
+    with pytest.warns(DeprecationWarning, match=r"safepickle_pandas\.loads is deprecated"):
+        pd.testing.assert_frame_equal(safepickle_pandas.loads(path.read_bytes()), frame)
+
+
+def test_short_object_list_in_a_frame_is_refused(pandas_policy: safepickle.Policy) -> None:
+    """An object block whose item list is shorter than its shape: refused before it runs
+    (numpy would crash the interpreter), by plain safepickle.loads with the pandas plugin."""
+    frame = pd.DataFrame({"s": ["a", "b", "c"]}, dtype=object)
+    data = pickle.dumps(frame, 2)
+    shape = b"K\x01K\x01K\x03\x86"  # version 1, the block's shape (1, 3)
+    assert shape in data
+    short = data.replace(shape, b"K\x01K\x01J\x00\xe1\xf5\x05\x86", 1)
+    with pytest.raises(safepickle.UnsafeOpcode, match="item list holds 3"):
+        safepickle.loads(short, policy=pandas_policy)
+    pd.testing.assert_frame_equal(safepickle.loads(data, policy=pandas_policy), frame)
+
+
+def test_numpy_and_pandas_check_a_stream_once(
+    pandas_policy: safepickle.Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both plugins implement the inspect hook; named together they walk each stream once."""
+    from safepickle_numpy import _inspect
+
+    walks: list[int] = []
+    walk = _inspect.check_object_arrays
+
+    def counting(data: memoryview) -> int:
+        walks.append(len(data))
+        return walk(data)
+
+    monkeypatch.setattr(_inspect, "check_object_arrays", counting)
+    both = safepickle.Policy(plugins=["numpy", "pandas"])
+    frame = pd.DataFrame({"s": ["a", "b"]}, dtype=object)
+    data = pickle.dumps(frame)
+    pd.testing.assert_frame_equal(safepickle.loads(data, policy=both), frame)
+    assert walks == [len(data)]

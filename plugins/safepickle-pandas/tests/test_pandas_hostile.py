@@ -11,8 +11,6 @@ import pandas as pd
 import pytest
 import safepickle
 
-import safepickle_pandas
-
 
 def _call(module: str, name: str, *args: Any) -> bytes:
     """A pickle of ``module.name(*args)``, written by hand so that any callable can be named."""
@@ -66,7 +64,7 @@ def test_dangerous_member_refused(
 ) -> None:
     payload = _call(module, name, *args)
     with pytest.raises(safepickle.ForbiddenGlobal):
-        safepickle_pandas.loads(payload, policy=pandas_policy)
+        safepickle.loads(payload, policy=pandas_policy)
     with pytest.raises(safepickle.ForbiddenGlobal):
         safepickle.loads(payload, policy=pandas_policy)
 
@@ -81,21 +79,21 @@ class _Evil:
 def test_payload_in_an_object_column(canary: Path, pandas_policy: safepickle.Policy) -> None:
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", _Evil()]})
     with pytest.raises(safepickle.ForbiddenGlobal, match="system"):
-        safepickle_pandas.loads(pickle.dumps(frame), policy=pandas_policy)
+        safepickle.loads(pickle.dumps(frame), policy=pandas_policy)
 
 
 def test_payload_in_attrs(canary: Path, pandas_policy: safepickle.Policy) -> None:
     frame = pd.DataFrame({"a": [1.0]})
     frame.attrs["x"] = _Evil()
     with pytest.raises(safepickle.ForbiddenGlobal, match="system"):
-        safepickle_pandas.loads(pickle.dumps(frame), policy=pandas_policy)
+        safepickle.loads(pickle.dumps(frame), policy=pandas_policy)
 
 
 def test_error_says_how_to_allow(pandas_policy: safepickle.Policy) -> None:
     with pytest.raises(safepickle.ForbiddenGlobal, match=r"pandas\.read_csv.*floor"):
-        safepickle_pandas.loads(_call("pandas", "read_csv", "x"), policy=pandas_policy)
+        safepickle.loads(_call("pandas", "read_csv", "x"), policy=pandas_policy)
     with pytest.raises(safepickle.ForbiddenGlobal, match=r"allow=\['pandas:merge'\]"):
-        safepickle_pandas.loads(_call("pandas", "merge", 1, 2), policy=pandas_policy)
+        safepickle.loads(_call("pandas", "merge", 1, 2), policy=pandas_policy)
 
 
 def _bad_codes(obj: Any, good: bytes, bad: bytes) -> bytes:
@@ -112,8 +110,8 @@ def test_categorical_codes_out_of_range(pandas_policy: safepickle.Policy) -> Non
     series = pd.Series(pd.Categorical([1.5, 2.5, 1.5]))
     payload = _bad_codes(series, bytes([0, 1, 0]), bytes([0, 120, 0]))
     with pytest.raises(safepickle.PluginError, match="codes point outside"):
-        safepickle_pandas.loads(payload, policy=pandas_policy)
-    good = safepickle_pandas.loads(pickle.dumps(series, 4), policy=pandas_policy)
+        safepickle.loads(payload, policy=pandas_policy)
+    good = safepickle.loads(pickle.dumps(series, 4), policy=pandas_policy)
     pd.testing.assert_series_equal(good, series)
 
 
@@ -122,4 +120,4 @@ def test_multiindex_codes_out_of_range(pandas_policy: safepickle.Policy) -> None
     frame = pd.DataFrame({0: [1, 2, 3]}, index=index)
     payload = _bad_codes(frame, bytes([0, 1, 0]), bytes([0, 99, 0]))
     with pytest.raises(safepickle.PluginError, match="MultiIndex"):
-        safepickle_pandas.loads(payload, policy=pandas_policy)
+        safepickle.loads(payload, policy=pandas_policy)

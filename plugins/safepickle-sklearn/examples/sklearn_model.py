@@ -1,6 +1,8 @@
 """A scikit-learn model saved with joblib, loaded through safepickle
 (docs/scientific-stack.md shows this file)."""
 
+import pickle
+
 import joblib
 import numpy as np
 import safepickle
@@ -17,6 +19,13 @@ joblib.dump(model, "model.joblib", compress=3)
 
 loaded = safepickle_sklearn.load_joblib("model.joblib")  # Policy(plugins=["sklearn"])
 assert (loaded.predict(X) == model.predict(X)).all()
+
+# plain pickles too, string class labels (object arrays) included: plain safepickle.loads
+labels = np.where(y == 1, "yes", "no").astype(object)
+named = RandomForestClassifier(5, random_state=0).fit(X, labels)
+policy = safepickle.Policy(plugins=["sklearn"])
+restored = safepickle.loads(pickle.dumps(named), policy=policy)
+assert restored.classes_.tolist() == ["no", "yes"]
 
 # a function stored in an estimator is refused until you allow it by name
 joblib.dump(FunctionTransformer(np.log1p).fit(X), "log.joblib")

@@ -13,8 +13,6 @@ import pytest
 import safepickle
 from sklearn.preprocessing import FunctionTransformer
 
-import safepickle_sklearn
-
 
 def _call(module: str, name: str, *args: Any) -> bytes:
     """A pickle of ``module.name(*args)``, written by hand so that any callable can be named."""
@@ -62,7 +60,7 @@ def test_dangerous_member_refused(
 ) -> None:
     payload = _call(module, name, *args)
     with pytest.raises(safepickle.ForbiddenGlobal):
-        safepickle_sklearn.loads(payload, policy=sklearn_policy)
+        safepickle.loads(payload, policy=sklearn_policy)
     with pytest.raises(safepickle.ForbiddenGlobal):
         safepickle.loads(payload, policy=sklearn_policy)
 
@@ -71,8 +69,8 @@ def test_stored_callable_needs_the_users_allow(sklearn_policy: safepickle.Policy
     model = FunctionTransformer(func=np.log1p).fit(np.ones((3, 2)))
     data = pickle.dumps(model)
     with pytest.raises(safepickle.ForbiddenGlobal, match=r"numpy\.log1p.*allow="):
-        safepickle_sklearn.loads(data, policy=sklearn_policy)
-    got = safepickle_sklearn.loads(data, policy=sklearn_policy, allow=["numpy.log1p"])
+        safepickle.loads(data, policy=sklearn_policy)
+    got = safepickle.loads(data, policy=sklearn_policy, allow=["numpy.log1p"])
     assert got.func is np.log1p
 
 
@@ -86,7 +84,7 @@ class _Evil:
 def test_stored_os_system_is_on_the_floor(canary: Path, sklearn_policy: safepickle.Policy) -> None:
     model = FunctionTransformer(func=os.system)
     with pytest.raises(safepickle.ForbiddenGlobal, match="floor"):
-        safepickle_sklearn.loads(pickle.dumps(model), policy=sklearn_policy, allow=[])
+        safepickle.loads(pickle.dumps(model), policy=sklearn_policy, allow=[])
 
 
 def test_payload_hidden_in_fitted_state(canary: Path, sklearn_policy: safepickle.Policy) -> None:
@@ -95,7 +93,7 @@ def test_payload_hidden_in_fitted_state(canary: Path, sklearn_policy: safepickle
     model = Ridge().fit(np.ones((3, 2)), [1.0, 2.0, 3.0])
     model.coef_ = _Evil()  # type: ignore[assignment]
     with pytest.raises(safepickle.ForbiddenGlobal, match="system"):
-        safepickle_sklearn.loads(pickle.dumps(model), policy=sklearn_policy)
+        safepickle.loads(pickle.dumps(model), policy=sklearn_policy)
 
 
 def test_narrowed_mean_refuses_a_range(sklearn_policy: safepickle.Policy) -> None:
@@ -145,7 +143,7 @@ def test_tampered_tree_refused(change: Any, sklearn_policy: safepickle.Policy) -
     """scikit-learn's compiled predict follows these links without bounds checks."""
     payload = _tampered_tree(change)
     with pytest.raises(safepickle.PluginError, match="safepickle_sklearn refuses"):
-        safepickle_sklearn.loads(payload, policy=sklearn_policy)
+        safepickle.loads(payload, policy=sklearn_policy)
 
 
 def test_tampered_tree_in_a_forest(sklearn_policy: safepickle.Policy) -> None:
@@ -158,7 +156,7 @@ def test_tampered_tree_in_a_forest(sklearn_policy: safepickle.Policy) -> None:
     nodes["left_child"][0] = 10**9
     tree.__setstate__({**state, "nodes": nodes})
     with pytest.raises(safepickle.PluginError, match="child links"):
-        safepickle_sklearn.loads(pickle.dumps(forest), policy=sklearn_policy)
+        safepickle.loads(pickle.dumps(forest), policy=sklearn_policy)
 
 
 def test_tampered_hist_gradient_boosting(sklearn_policy: safepickle.Policy) -> None:
@@ -172,4 +170,4 @@ def test_tampered_hist_gradient_boosting(sklearn_policy: safepickle.Policy) -> N
         if isinstance(value, np.random.Generator):
             setattr(model, name, None)
     with pytest.raises(safepickle.PluginError, match="feature"):
-        safepickle_sklearn.loads(pickle.dumps(model), policy=sklearn_policy)
+        safepickle.loads(pickle.dumps(model), policy=sklearn_policy)

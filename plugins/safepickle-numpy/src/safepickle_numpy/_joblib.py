@@ -32,8 +32,7 @@ from safepickle import (
 )
 from safepickle.verify import verify
 
-from ._load import ObjectDtypes, checked_policy
-from ._scan import ARRAY_GLOBAL, ArraySpec, split_joblib
+from ._scan import ARRAY_GLOBAL, ArraySpec, check_object_arrays, split_joblib
 
 __all__ = ["load_joblib"]
 
@@ -184,7 +183,7 @@ def _native(array: Any) -> Any:
 def _check_nested(data: bytes, start: int, policy: Policy) -> int:
     """Check the nested pickle at ``start`` (an object array): its object arrays' states here,
     and every global it names against ``policy`` (decided now, before anything runs)."""
-    end, _ = checked_policy(data, start, policy)
+    end = check_object_arrays(data, start)
     verified = verify(data[start:end], limits=policy.limits)
     for use in verified.globals:
         decision = policy.decide(use.ref)
@@ -231,6 +230,7 @@ def load_joblib(
     data = _decompress(read_bounded(file, limit), limit)
     if not data:
         raise TruncatedPickle("the joblib file is empty")
-    checked = base.with_plugins(ObjectDtypes())  # object arrays are checked by the scan
-    stream, specs = split_joblib(data, lambda start: _check_nested(data, start, checked))
-    return safepickle.loads(stream, policy=checked.with_plugins(_Arrays(data, specs, checked)))
+    # the scan checks object arrays' states here; the numpy plugin's inspect hook checks the
+    # rewritten stream (and each nested pickle) again when it is loaded
+    stream, specs = split_joblib(data, lambda start: _check_nested(data, start, base))
+    return safepickle.loads(stream, policy=base.with_plugins(_Arrays(data, specs, base)))

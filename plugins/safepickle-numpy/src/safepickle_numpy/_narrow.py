@@ -20,17 +20,9 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["OBJECT_DTYPES", "ValueOnly", "real_class"]
+from ._dtype_state import BAD_DTYPE, constructible
 
-#: why object dtypes (and StringDType) are refused: numpy's ``ndarray.__setstate__`` reads as
-#: many list items as the shape says without checking the list's length (numpy 2.4: a 60-byte
-#: pickle with shape (3,) and a 2-item list crashes the interpreter); safepickle cannot check a
-#: BUILD's state before numpy sees it
-OBJECT_DTYPES = (
-    "object dtypes (and StringDType) in safepickle.load/loads: numpy's ndarray.__setstate__ "
-    "trusts the item list's length and crashes the interpreter on a short one. Load with "
-    "safepickle_numpy.load/loads, which check every object array's state before numpy sees it"
-)
+__all__ = ["ValueOnly", "real_class"]
 
 _MAX_DIMS = 64  # numpy's NPY_MAXDIMS since 2.0 (32 before): a shape longer than this is bogus
 
@@ -129,6 +121,8 @@ def frombuffer(buffer: object, dtype: object, shape: object, order: object) -> A
         _refuse("_frombuffer whose shape does not match the size of its buffer")
     if order not in ("C", "F"):
         _refuse(f"_frombuffer with order {order!r}")
+    if not constructible(dtype):  # numpy refuses object dtypes here by their flags
+        _refuse(f"_frombuffer with dtype {dtype!r}: {BAD_DTYPE}")
     return _core().numeric._frombuffer(buffer, dtype, shape, order)
 
 
@@ -140,11 +134,21 @@ def pickle_buffer_type() -> type:
 
 def scalar(dtype: object, *obj: object) -> Any:
     """``numpy._core.multiarray.scalar``: a scalar from its dtype and raw bytes (numpy checks
-    the bytes are at least the item size, so nothing is allocated beyond the input)."""
+    the bytes are at least the item size, so nothing is allocated beyond the input). A
+    structured scalar with object fields comes from a one-item array of its dtype: numpy 2.4
+    reads the item from an empty one (a crash), so the array must hold one."""
     if not isinstance(dtype, np.dtype) or len(obj) > 1:
         _refuse(f"scalar({dtype!r}, ...): expected a dtype and one value")
     if obj and not dtype.hasobject and not isinstance(obj[0], bytes):
         _refuse("scalar() of a non-object dtype from anything but bytes")
+    if obj and dtype.hasobject and dtype.fields is not None:
+        item = obj[0]
+        if not (
+            type(item) is np.ndarray and item.dtype == dtype and item.nbytes >= dtype.itemsize
+        ):
+            _refuse("scalar() of a structured dtype with objects from anything but one item")
+    if not constructible(dtype):
+        _refuse(f"scalar() of {dtype!r}: {BAD_DTYPE}")
     return _core().multiarray.scalar(dtype, *obj)
 
 
@@ -155,14 +159,6 @@ def make_dtype(obj: object, align: object = False, copy: object = False) -> np.d
     if isinstance(obj, range) or type(align) is not bool or type(copy) is not bool:
         _refuse(f"dtype({obj!r}, {align!r}, {copy!r})")
     result: np.dtype[Any] = np.dtype(real_class(obj), align=align, copy=True)  # type: ignore[call-overload]
-    return result
-
-
-def dtype(obj: object, align: object = False, copy: object = False) -> np.dtype[Any]:
-    """:func:`make_dtype` without object dtypes (see :data:`OBJECT_DTYPES`)."""
-    result = make_dtype(obj, align, copy)
-    if result.hasobject:
-        _refuse(OBJECT_DTYPES)
     return result
 
 

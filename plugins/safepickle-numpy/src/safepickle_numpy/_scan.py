@@ -7,7 +7,9 @@ single opcode runs (this pass executes nothing but ``numpy.dtype`` on constants)
   array's list as its shape says, without checking the list's length: a short list crashes the
   interpreter. Every ``BUILD`` whose state holds an object dtype (or ``StringDType``) must have
   numpy's layout ``(version, shape, dtype, is_fortran, items, ...)`` with exactly
-  ``prod(shape)`` items; anything the pass cannot evaluate is refused.
+  ``prod(shape)`` items; anything the pass cannot evaluate is refused
+  (:class:`~safepickle.UnsafeOpcode`). The numpy plugin's inspect hook runs this on every
+  stream that names a numpy global, before core executes it.
 * **joblib files** (``joblib=True``). joblib writes each array as a
   ``joblib.numpy_pickle.NumpyArrayWrapper`` followed, right after its ``BUILD``, by the raw
   array bytes (or a nested pickle for object arrays). The pass learns each wrapper's dtype and
@@ -17,25 +19,45 @@ single opcode runs (this pass executes nothing but ``numpy.dtype`` on constants)
   and stack shapes are unchanged by every rewrite.
 
 Values are tracked as plain constants, lists, tuples and dicts (built as the unpickler would),
-:class:`_Name` for globals, :class:`_Dtype` for dtypes, and ``_UNKNOWN`` for everything else.
+:class:`_Name` for globals, :class:`_Dtype` for dtypes, ``BLOB`` for long bytes and text (array
+data, skipped without a copy) and ``_UNKNOWN`` for everything else. The opcodes are read from
+the buffer directly (pickletools' table, our readers); an object array's items (strings, small
+ints, memo writes) are handled inline, which makes the pass ~3x faster than ``genops``.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import pickletools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, cast
 
 import numpy as np
-from safepickle import MalformedPickle, TruncatedPickle
+from safepickle import MalformedPickle, TruncatedPickle, UnsafeOpcode
 
 from . import _narrow
+from ._dtype_state import BAD_DTYPE, dtype_from_state
+from ._opcodes import (
+    BINUNICODE,
+    BLOB,
+    FAST,
+    FAST_INTS,
+    KEEP,
+    LONG_BINPUT,
+    MEMOIZE,
+    STRINGS,
+    TABLE,
+    UINT4,
+    Arg,
+    Buffer,
+    LineReader,
+    sized,
+)  # fmt: skip
 
-__all__ = ["ARRAY_GLOBAL", "ArraySpec", "check_object_arrays", "split_joblib"]
+__all__ = ["ARRAY_GLOBAL", "ArraySpec", "Buffer", "check_object_arrays", "split_joblib"]
+
 
 #: the global the rewritten stream calls in place of each wrapper: (module, qualname)
 ARRAY_GLOBAL = ("safepickle_numpy._joblib", "joblib_array")
@@ -107,6 +129,23 @@ def _fail(message: str, offset: int) -> MalformedPickle:
     return MalformedPickle(f"safepickle_numpy cannot accept this stream: {message}", offset=offset)
 
 
+#: why an object array state that does not match its shape is refused
+COUNT_WHY = (
+    "numpy's ndarray.__setstate__ reads an object array's items without checking their count "
+    "(a short list crashes the interpreter) and numpy never writes such a state"
+)
+
+
+def _refuse(message: str, offset: int, why: str = COUNT_WHY) -> UnsafeOpcode:
+    """A state or dtype numpy could not load safely: a refusal no policy can lift."""
+    return UnsafeOpcode(
+        f"safepickle_numpy refuses the BUILD at offset {offset}: {message}. {why}, so no "
+        "policy can allow it",
+        opcode="BUILD",
+        offset=offset,
+    )
+
+
 _CONSTANT_OPS = frozenset(
     {
         "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",
@@ -122,7 +161,7 @@ _OPCODES = {op.name: op for op in pickletools.opcodes}
 
 
 class _Scan:
-    def __init__(self, data: bytes, start: int, joblib: bool, nested_end: Callable[[int], int]):
+    def __init__(self, data: Buffer, start: int, joblib: bool, nested_end: Callable[[int], int]):
         self.data = data
         self.start = start
         self.joblib = joblib
@@ -151,23 +190,78 @@ class _Scan:
 
     def run(self) -> int:
         """Walk to STOP; return the offset just past it."""
-        stream = io.BytesIO(self.data)
-        stream.seek(self.start)
         data = self.data
+        size = len(data)
+        pos = self.start
+        stack, memo, marks, joblib = self.stack, self.memo, self.marks, self.joblib
         try:
-            for op, arg, pos in pickletools.genops(stream):
-                assert pos is not None  # genops gives positions for a seekable stream
-                end = stream.tell()
-                replacement = self.step(op.name, arg, pos)
+            while True:
+                if pos >= size:
+                    raise TruncatedPickle("pickle data was truncated: no STOP opcode")
+                code = data[pos]
+                # an object array is a string (or int) and a memo write per item: those two
+                # inline, the rest through the table and step()
+                if code in FAST:
+                    if code in STRINGS:
+                        wide = code == BINUNICODE
+                        length = UINT4.unpack_from(data, pos + 1)[0] if wide else data[pos + 1]
+                        first = pos + (5 if wide else 2)
+                        end = first + length
+                        if end > size:
+                            raise TruncatedPickle("pickle data was truncated in a string")
+                        stack.append(
+                            BLOB
+                            if length > KEEP
+                            else str(data[first:end], "utf-8", "surrogatepass")
+                        )
+                    elif code in FAST_INTS:
+                        number = FAST_INTS[code]
+                        end = pos + 1 + number.size
+                        stack.append(number.unpack_from(data, pos + 1)[0])
+                    else:
+                        if not stack or (marks and len(stack) <= marks[-1]):
+                            raise _fail("stack underflow", pos)
+                        if code == MEMOIZE:
+                            end = pos + 1
+                            memo[len(memo)] = stack[-1]
+                        else:
+                            wide = code == LONG_BINPUT
+                            end = pos + (5 if wide else 2)
+                            index = UINT4.unpack_from(data, pos + 1)[0] if wide else data[pos + 1]
+                            memo[index] = stack[-1]
+                    if joblib:
+                        self.out += data[pos:end]
+                    pos = end
+                    continue
+                entry = TABLE[code]
+                if entry is None:
+                    raise _fail(f"unknown opcode {code:#04x}", pos)
+                name, kind, prefix, decode = entry
+                end = pos + 1
+                if kind is Arg.NONE:
+                    arg: Any = None
+                elif kind is Arg.FIXED:
+                    arg = prefix.unpack_from(data, end)[0]
+                    end += prefix.size
+                elif kind is Arg.SIZED:
+                    arg, end = sized(data, end, prefix, decode)
+                else:
+                    reader = LineReader(data, end)
+                    arg = _OPCODES[name].arg.reader(cast("IO[bytes]", reader))  # type: ignore[union-attr]
+                    end = reader.pos
+                replacement = self.step(name, arg, pos)
                 if self.joblib:
                     self.out += data[pos:end] if replacement is None else replacement
-                    if replacement is not None and op.name == "BUILD":
-                        stream.seek(self.skip_array_data(end))
+                    if replacement is not None and name == "BUILD":
+                        end = self.skip_array_data(end)
+                pos = end
+                if name == "STOP":
+                    return pos
         except (ValueError, struct.error, IndexError, KeyError) as exc:  # a malformed stream
-            if "remain" in str(exc) or "at end" in str(exc) or "truncated" in str(exc):
+            text = str(exc)
+            if any(hint in text for hint in ("remain", "at end", "truncated", "requires a buf")):
                 raise TruncatedPickle(f"pickle data was truncated: {exc}") from None
-            raise _fail(f"malformed pickle: {exc}", stream.tell()) from None
-        return stream.tell()
+            raise _fail(f"malformed pickle: {exc}", pos) from None
 
     # --- one opcode -------------------------------------------------------------------------
     def step(self, name: str, arg: Any, pos: int) -> bytes | None:
@@ -247,6 +341,13 @@ class _Scan:
             if isinstance(target, _Dtype):
                 # in place: the memo may hold the same dtype, and BUILD changes that one too
                 target.value = _build_dtype(target, state)
+                if target.value is None:
+                    raise _refuse(
+                        "a dtype BUILD whose state is not exactly what numpy writes for the "
+                        "dtype it makes (or the pass cannot evaluate it)",
+                        pos,
+                        why=BAD_DTYPE,
+                    )
             else:
                 self.check_state(state, pos)
         else:
@@ -275,7 +376,10 @@ class _Scan:
             raise _fail("a joblib array wrapper used other than as joblib writes it", pos)
 
     def push_global(self, module: str, qualname: str, pos: int, prefix: bytes) -> bytes | None:
-        if module == ARRAY_GLOBAL[0] or module.startswith(ARRAY_GLOBAL[0] + "."):
+        # a joblib file must not name it; the stream load_joblib rewrites names it (and only
+        # load_joblib's per-load plugin allows it), which the inspect hook then walks
+        ours = module == ARRAY_GLOBAL[0] or module.startswith(ARRAY_GLOBAL[0] + ".")
+        if self.joblib and ours:
             raise _fail(f"the stream names '{module}.{qualname}', which only we write", pos)
         if self.joblib and (module, qualname) == _WRAPPER:
             self.stack.append(_WRAPPER_CLASS)
@@ -311,31 +415,38 @@ class _Scan:
         exactly as many items as the shape says; and numpy's layout with an item list whose
         dtype the pass could not follow (only numpy.dtype makes dtypes, so that is not a
         pickle numpy wrote)."""
-        if not _may_hold_objects(state):
+        if not _may_hold_objects(state):  # numpy checks the length of a non-object state
             if _looks_like_object_array(state):
-                raise _fail("an array state with an item list and an unknown dtype", pos)
+                raise _refuse(
+                    "an array state with items in a list and a dtype the pass cannot follow", pos
+                )
             return
         if not isinstance(state, tuple):
-            raise _fail("an object dtype in a state that is not numpy's array layout", pos)
+            raise _refuse("an object dtype in a state that is not numpy's array layout", pos)
         if len(state) >= 5 and type(state[0]) is int:
             shape, dtype, items, rest = state[1], state[2], state[4], (state[0], *state[5:])
         elif len(state) == 4:
             shape, dtype, items, rest = state[0], state[1], state[3], ()
         else:
-            raise _fail("an object dtype in a state that is not numpy's array layout", pos)
+            raise _refuse("an object dtype in a state that is not numpy's array layout", pos)
         if any(_may_hold_objects(part) for part in rest) or _may_hold_objects(shape):
-            raise _fail("an object dtype in an unexpected place of an array's state", pos)
+            raise _refuse("an object dtype in an unexpected place of an array's state", pos)
         if not isinstance(dtype, _Dtype) or dtype.value is None:
-            raise _fail("an array state whose dtype cannot be checked", pos)
+            raise _refuse("an array state whose dtype cannot be checked", pos)
         if not (isinstance(shape, tuple) and len(shape) <= _MAX_DIMS) or not all(
             type(n) is int and n >= 0 for n in shape
         ):
-            raise _fail(f"an object array with shape {shape!r}", pos)
-        if not isinstance(items, list) or len(items) != math.prod(shape):
-            count = len(items) if isinstance(items, list) else "unknown"
-            raise _fail(
-                f"an object array of shape {shape} with {count} items: numpy would read past "
-                "the end of the item list",
+            raise _refuse(f"an object array with shape {shape!r}", pos)
+        if not isinstance(items, list):
+            raise _refuse(
+                f"an object array of shape {shape} whose items are not a list the pass can "
+                "count (built by a call, or not a list)",
+                pos,
+            )
+        if len(items) != math.prod(shape):
+            raise _refuse(
+                f"an object array of shape {shape} ({math.prod(shape)} items) whose item list "
+                f"holds {len(items)}",
                 pos,
             )
 
@@ -395,7 +506,8 @@ def _fill(target: dict[Any, Any], items: list[Any]) -> dict[Any, Any]:
 
 
 def _looks_like_object_array(state: Any) -> bool:
-    """numpy's array state layout with a list of items and a dtype that is not a _Dtype."""
+    """numpy's array state layout with a list of items (or items the pass could not follow)
+    and a dtype that is not a :class:`_Dtype`."""
     if not isinstance(state, tuple):
         return False
     if len(state) >= 5 and type(state[0]) is int and isinstance(state[1], tuple):
@@ -404,7 +516,8 @@ def _looks_like_object_array(state: Any) -> bool:
         dtype, items = state[1], state[3]
     else:
         return False
-    return isinstance(items, list) and isinstance(dtype, (_Unknown, _Name))
+    # items the pass could not follow (built by a call) may be a list too
+    return isinstance(items, (list, _Unknown)) and isinstance(dtype, (_Unknown, _Name))
 
 
 def _may_hold_objects(value: Any, depth: int = 0) -> bool:
@@ -451,18 +564,18 @@ def _real(value: Any, depth: int = 0) -> Any:
 
 
 def _build_dtype(target: _Dtype, state: Any) -> np.dtype[Any] | None:
-    """The dtype after ``BUILD``: numpy's own ``__setstate__`` on a private copy."""
+    """The dtype after ``BUILD``, built by numpy's constructor from the state, or None when
+    the state is not numpy's own for it: then the stream is refused, because numpy's
+    ``dtype.__setstate__`` trusts its state (and crashes on some)."""
     if target.value is None:
         return None
     try:
-        value = _narrow.make_dtype(target.value)
-        value.__setstate__(_real(state))  # type: ignore[attr-defined]
-    except Exception:
+        return dtype_from_state(target.value, _real(state))
+    except LookupError:
         return None
-    return value
 
 
-def check_object_arrays(data: bytes, start: int = 0) -> int:
+def check_object_arrays(data: Buffer, start: int = 0) -> int:
     """Check every object array's state in the pickle at ``data[start]``; return its end."""
     return _Scan(data, start, joblib=False, nested_end=_no_nesting).run()
 

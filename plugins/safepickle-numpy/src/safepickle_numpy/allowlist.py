@@ -10,12 +10,12 @@ numpy's deprecated ``numpy.core`` shim.
 Not here on purpose: ``numpy.load``/``numpy.lib.npyio``/``numpy.testing``/``numpy.f2py``/
 ``numpy.memmap``/``numpy.ctypeslib`` (core's floor refuses them anyway), ufuncs and other numpy
 functions (a pickle of numpy data never names them; an estimator parameter that does must be
-allowed by its user), ``numpy.ma.masked`` (a process-wide singleton a pickle could change),
-and object dtypes and ``StringDType`` (the narrowed ``numpy.dtype`` refuses ``"O"``, and
-``numpy._core._internal._convert_to_stringdtype_kwargs`` is not listed): numpy's
-``ndarray.__setstate__`` does not check an object array's item list against its shape and
-crashes the interpreter on a short list. :func:`safepickle_numpy.loads` checks those states
-first and then allows both (:class:`safepickle_numpy.ObjectDtypes`).
+allowed by its user), and ``numpy.ma.masked`` (a process-wide singleton a pickle could change).
+
+Object dtypes and ``StringDType`` are allowed because the plugin's ``safepickle_inspect_stream``
+hook (:mod:`safepickle_numpy._inspect`) checks every object array's state before the stream
+runs: numpy's ``ndarray.__setstate__`` does not check an object array's item list against its
+shape and crashes the interpreter on a short list.
 """
 
 from __future__ import annotations
@@ -62,7 +62,10 @@ NUMPY_GLOBALS: types.MappingProxyType[str, str] = types.MappingProxyType(
         "numpy.core.numeric._frombuffer": "as numpy._core.numeric._frombuffer (numpy 1.x name)",
         "numpy.ndarray": _VALUE_ONLY,
         "numpy.dtype": "narrowed: always a copy (dtype('f8', False, False) is numpy's shared "
-        "instance, which a BUILD would change); a dtype allocates no array data",
+        "instance, which a BUILD would change); a dtype allocates no array data. Object "
+        "dtypes too: the inspect hook checks every object array's state before the load",
+        "numpy._core._internal._convert_to_stringdtype_kwargs": "narrowed: StringDType from "
+        "its two flags (coerce, na_object); its arrays are checked as object arrays are",
         # scalars
         "numpy._core.multiarray.scalar": "narrowed: a scalar from a dtype and raw bytes, which "
         "numpy requires to hold the item (bounded by the input)",
@@ -110,7 +113,8 @@ NUMPY_SUBSTITUTES: types.MappingProxyType[str, Callable[..., Any]] = types.Mappi
         "numpy.core.numeric._frombuffer": _narrow.frombuffer,
         "numpy._core.multiarray.scalar": _narrow.scalar,
         "numpy.core.multiarray.scalar": _narrow.scalar,
-        "numpy.dtype": _narrow.dtype,
+        "numpy.dtype": _narrow.make_dtype,
+        "numpy._core._internal._convert_to_stringdtype_kwargs": _narrow.stringdtype,
         "numpy.ndarray": _value_only(np.ndarray),
         "numpy.rec.recarray": _value_only(np.rec.recarray),
         "numpy.recarray": _value_only(np.rec.recarray),

@@ -2,8 +2,9 @@
 
 Enable it by name, ``safepickle.Policy(plugins=["pandas"])``; its table includes the numpy
 plugin's, so naming ``"pandas"`` is enough. Most frames hold object arrays (strings, mixed
-columns, string indexes), which need :func:`safepickle_numpy.loads`'s check of the stream:
-:func:`loads` and :func:`load` here are that function with the pandas policy by default.
+columns, string indexes): like the numpy plugin, this one checks their states before the stream
+runs (:func:`safepickle_inspect_stream`), so :func:`safepickle.loads` loads them.
+:func:`loads` and :func:`load` here are deprecated aliases.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import os
 from collections.abc import Iterable
 from typing import IO, Any
 
+import safepickle
 import safepickle_numpy
 from safepickle import Decision, GlobalRef, Policy, hookimpl
+from safepickle.verify import Verified
 from safepickle_numpy import AllowTable
+from safepickle_numpy._load import default_policy, deprecated, load_path
 
 from ._validate import check_codes
 from .allowlist import PANDAS_GLOBALS
@@ -25,6 +29,7 @@ __all__ = [
     "load",
     "loads",
     "safepickle_decide",
+    "safepickle_inspect_stream",
     "safepickle_validate_object",
 ]
 __version__ = "0.1.0"
@@ -40,23 +45,28 @@ def safepickle_decide(ref: GlobalRef) -> Decision | None:
 
 
 @hookimpl
+def safepickle_inspect_stream(data: memoryview, verified: Verified) -> None:
+    """Check object arrays' states before the stream runs, as the numpy plugin does (once per
+    stream when both are named): :func:`safepickle_numpy.inspect_stream`."""
+    safepickle_numpy.inspect_stream(data, verified)
+
+
+@hookimpl
 def safepickle_validate_object(obj: Any) -> None:
     """Refuse categoricals and MultiIndexes whose codes point outside their categories."""
     check_codes(obj)
 
 
-def _policy(policy: Policy | None) -> Policy:
-    return policy if policy is not None else Policy(plugins=["pandas"])
-
-
 def loads(
     data: bytes, /, *, policy: Policy | None = None, allow: Iterable[object] | None = None
 ) -> Any:
-    """:func:`safepickle_numpy.loads` with ``Policy(plugins=["pandas"])`` by default.
+    """Deprecated: :func:`safepickle.loads` with ``Policy(plugins=["pandas"])`` by default,
+    which loads object arrays since the plugin checks them in its inspect hook.
 
-    .. versionadded:: 0.1
+    Use :func:`safepickle.loads` with the pandas plugin in the policy instead.
     """
-    return safepickle_numpy.loads(data, policy=_policy(policy), allow=allow)
+    deprecated("safepickle_pandas.loads", "pandas")
+    return safepickle.loads(data, policy=default_policy(policy, "pandas"), allow=allow)
 
 
 def load(
@@ -65,8 +75,10 @@ def load(
     policy: Policy | None = None,
     allow: Iterable[object] | None = None,
 ) -> Any:
-    """:func:`safepickle_numpy.load` with ``Policy(plugins=["pandas"])`` by default.
+    """Deprecated: :func:`safepickle.load` of a path or a binary file, with
+    ``Policy(plugins=["pandas"])`` by default.
 
-    .. versionadded:: 0.1
+    Use :func:`safepickle.load` with the pandas plugin in the policy instead.
     """
-    return safepickle_numpy.load(file, policy=_policy(policy), allow=allow)
+    deprecated("safepickle_pandas.load", "pandas")
+    return load_path(file, default_policy(policy, "pandas"), allow)

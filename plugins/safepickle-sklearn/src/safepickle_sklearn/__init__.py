@@ -1,9 +1,10 @@
 """safepickle plugin for scikit-learn: fitted estimators, pipelines and joblib model files.
 
 Enable it by name, ``safepickle.Policy(plugins=["sklearn"])``; it includes the numpy plugin's
-table, so fitted arrays load too. Estimators with object arrays (string class labels,
-``feature_names_in_``) need :func:`safepickle_numpy.loads` (see that plugin); :func:`load` and
-:func:`load_joblib` here use it with the scikit-learn policy by default.
+table, so fitted arrays load too, object arrays (string class labels, ``feature_names_in_``)
+included: like the numpy plugin, this one checks their states before the stream runs
+(:func:`safepickle_inspect_stream`). :func:`load_joblib` reads ``joblib.dump`` model files
+with the scikit-learn policy by default; :func:`loads` and :func:`load` are deprecated aliases.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import os
 from collections.abc import Iterable
 from typing import IO, Any
 
+import safepickle
 import safepickle_numpy
 from safepickle import Decision, GlobalRef, Policy, hookimpl
+from safepickle.verify import Verified
 from safepickle_numpy import AllowTable
+from safepickle_numpy._load import default_policy, deprecated, load_path
 
 from ._validate import check_trees
 from .allowlist import ESTIMATOR_CLASSES, SKLEARN_GLOBALS, SKLEARN_SUBSTITUTES
@@ -27,6 +31,7 @@ __all__ = [
     "load_joblib",
     "loads",
     "safepickle_decide",
+    "safepickle_inspect_stream",
     "safepickle_validate_object",
 ]
 __version__ = "0.1.0"
@@ -44,23 +49,28 @@ def safepickle_decide(ref: GlobalRef) -> Decision | None:
 
 
 @hookimpl
+def safepickle_inspect_stream(data: memoryview, verified: Verified) -> None:
+    """Check object arrays' states before the stream runs, as the numpy plugin does (once per
+    stream when both are named): :func:`safepickle_numpy.inspect_stream`."""
+    safepickle_numpy.inspect_stream(data, verified)
+
+
+@hookimpl
 def safepickle_validate_object(obj: Any) -> None:
     """Refuse decision trees whose node links leave the tree or point backwards."""
     check_trees(obj)
 
 
-def _policy(policy: Policy | None) -> Policy:
-    return policy if policy is not None else Policy(plugins=["sklearn"])
-
-
 def loads(
     data: bytes, /, *, policy: Policy | None = None, allow: Iterable[object] | None = None
 ) -> Any:
-    """:func:`safepickle_numpy.loads` with ``Policy(plugins=["sklearn"])`` by default.
+    """Deprecated: :func:`safepickle.loads` with ``Policy(plugins=["sklearn"])`` by default,
+    which loads object arrays since the plugin checks them in its inspect hook.
 
-    .. versionadded:: 0.1
+    Use :func:`safepickle.loads` with the scikit-learn plugin in the policy instead.
     """
-    return safepickle_numpy.loads(data, policy=_policy(policy), allow=allow)
+    deprecated("safepickle_sklearn.loads", "sklearn")
+    return safepickle.loads(data, policy=default_policy(policy, "sklearn"), allow=allow)
 
 
 def load(
@@ -69,11 +79,13 @@ def load(
     policy: Policy | None = None,
     allow: Iterable[object] | None = None,
 ) -> Any:
-    """:func:`safepickle_numpy.load` with ``Policy(plugins=["sklearn"])`` by default.
+    """Deprecated: :func:`safepickle.load` of a path or a binary file, with
+    ``Policy(plugins=["sklearn"])`` by default.
 
-    .. versionadded:: 0.1
+    Use :func:`safepickle.load` with the scikit-learn plugin in the policy instead.
     """
-    return safepickle_numpy.load(file, policy=_policy(policy), allow=allow)
+    deprecated("safepickle_sklearn.load", "sklearn")
+    return load_path(file, default_policy(policy, "sklearn"), allow)
 
 
 def load_joblib(
@@ -87,4 +99,6 @@ def load_joblib(
 
     .. versionadded:: 0.1
     """
-    return safepickle_numpy.load_joblib(file, policy=_policy(policy), allow=allow)
+    return safepickle_numpy.load_joblib(
+        file, policy=default_policy(policy, "sklearn"), allow=allow
+    )
