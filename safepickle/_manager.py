@@ -43,6 +43,16 @@ class _PluginManager(pluggy.PluginManager):
         return opts
 
 
+def _call_order(hook: Any) -> list[Any] | None:
+    """A hook's implementations in the order pluggy calls them (the last registered first,
+    tryfirst/trylast respected), for hooks called so often that pluggy's generic dispatch
+    shows; None when one is a wrapper, which only pluggy can run."""
+    impls = hook.get_hookimpls()
+    if any(impl.wrapper or impl.hookwrapper for impl in impls):
+        return None
+    return list(reversed(impls))
+
+
 class PolicyManager:
     """The plugins of one policy, and the aggregation rules for their answers."""
 
@@ -69,15 +79,9 @@ class PolicyManager:
                         "wrappers could replace another plugin's deny, so they are refused"
                     )
         self._pm = pm
-        persistent_impls = pm.hook.safepickle_persistent_load.get_hookimpls()
-        self.has_persistent_load = bool(persistent_impls)
+        self.has_persistent_load = bool(pm.hook.safepickle_persistent_load.get_hookimpls())
         # one storage lookup per persistent id (thousands in a checkpoint): called directly
-        # unless some implementation is a wrapper, as for audit sinks
-        self._persistent_impls: list[Any] | None = (
-            None
-            if any(impl.wrapper or impl.hookwrapper for impl in persistent_impls)
-            else list(reversed(persistent_impls))
-        )
+        self._persistent_impls = _call_order(pm.hook.safepickle_persistent_load)
         # only plugins other than the built-in ones can replace a floor item (stdlib's
         # substitutes are for names that are not on the floor)
         self.offers_substitutes = any(
@@ -87,14 +91,8 @@ class PolicyManager:
         )
         self.has_validators = bool(pm.hook.safepickle_validate_object.get_hookimpls())
         self.has_inspectors = bool(pm.hook.safepickle_inspect_stream.get_hookimpls())
-        audit_impls = pm.hook.safepickle_audit.get_hookimpls()
-        self.has_auditors = bool(audit_impls)
-        # pluggy calls the last registered first; None: some sink is a wrapper, ask pluggy
-        self._audit_impls: list[Any] | None = (
-            None
-            if any(impl.wrapper or impl.hookwrapper for impl in audit_impls)
-            else list(reversed(audit_impls))
-        )
+        self.has_auditors = bool(pm.hook.safepickle_audit.get_hookimpls())
+        self._audit_impls = _call_order(pm.hook.safepickle_audit)
 
     @staticmethod
     def _load_entry_point(pm: pluggy.PluginManager, name: str) -> None:

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import __version__
+from ._policy_options import PolicySettings, add_policy_options
 from .cli import UsageError
-from .errors import PolicyError
 from .limits import Limits
 from .policy import Policy
 from .scan.engine import Scanner
 from .scan.model import FileResult
-from .scan.runner import PolicySettings, scan_files
+from .scan.runner import scan_files
 from .scan.walk import DEFAULT_INCLUDE, find_files
 
 __all__ = ["Learned", "add_parser", "learn", "render"]
@@ -133,8 +133,6 @@ def render(learned: Learned, base: Policy, *, pyproject: bool = False) -> str:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``learn`` on the main parser's subparsers."""
-    from .scan.cli import add_policy_options  # noqa: PLC0415 - the scan CLI imports rich
-
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "learn",
         help="write a policy file allowing what trusted samples need",
@@ -159,14 +157,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = PolicySettings(
-        config=args.config, allow=tuple(args.allow), plugins=tuple(args.plugin), static=True
-    )
-    try:
-        base = settings.policy()
-        base.manager  # noqa: B018 - build the plugins now, so a bad one is a usage error
-    except PolicyError as exc:
-        raise UsageError(str(exc)) from exc
+    settings = PolicySettings.from_args(args, static=True)
+    base = settings.checked_policy()
     paths = list(find_files(args.paths, args.include or DEFAULT_INCLUDE, args.exclude))
     if not paths:
         raise UsageError("no sample files found")

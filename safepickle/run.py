@@ -19,10 +19,9 @@ import sys
 import threading
 from typing import Any
 
+from ._policy_options import PolicySettings, add_policy_options
 from .cli import UsageError
-from .errors import PolicyError
 from .patching import Patch, PatchError, patch
-from .policy import Policy
 
 __all__ = ["add_parser"]
 
@@ -36,26 +35,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "every pickle load the program makes is verified and decided by the policy. Options "
         "for safepickle come before SCRIPT or -m; everything after belongs to the program.",
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="policy file (pyproject.toml or safepickle.toml); default: $SAFEPICKLE_CONFIG, "
-        "else the nearest one with [tool.safepickle], else the default policy",
-    )
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also allow this global ('pkg.mod:Name', 'pkg.mod.Name' or 'pkg.mod:*'); repeatable",
-    )
-    parser.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also ask this installed plugin (entry-point group 'safepickle'); repeatable",
-    )
+    add_policy_options(parser)
     parser.add_argument(
         "-m",
         dest="module",
@@ -66,19 +46,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="SCRIPT ARGS")
     parser.set_defaults(run=run)
     return parser
-
-
-def _policy(args: argparse.Namespace) -> Policy:
-    try:
-        policy = Policy.from_config(args.config)
-        if args.allow:
-            policy = policy.allowing(*args.allow)
-        if args.plugin:
-            policy = policy.with_plugins(*args.plugin)
-        policy.manager  # noqa: B018 - builds the plugins now, so a bad name is a usage error
-    except PolicyError as exc:
-        raise UsageError(str(exc)) from exc
-    return policy
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot run {script!r}: no such file")
         argv = [script, *program_args]
         path0 = os.path.dirname(os.path.abspath(script))
-    policy = _policy(args)
+    policy = PolicySettings.from_args(args).checked_policy()
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv[:] = argv
     sys.path[:1] = [path0]

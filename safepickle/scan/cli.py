@@ -15,12 +15,12 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from .._policy_options import PolicySettings, add_policy_options
 from ..cli import UsageError
-from ..errors import PolicyError
 from .engine import Scanner
 from .model import FileResult
 from .report import exit_code, print_text, to_json
-from .runner import PolicySettings, scan_files
+from .runner import scan_files
 from .sarif import to_sarif
 from .walk import DEFAULT_INCLUDE, find_files
 
@@ -28,31 +28,6 @@ __all__ = ["add_parser", "add_policy_options"]
 
 #: a progress bar is drawn for scans of at least this many files, on a terminal
 PROGRESS_FROM = 20
-
-
-def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    """``--config``, ``--allow``, ``--plugin`` (shared with ``safepickle learn``)."""
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="policy file (safepickle.toml, or pyproject.toml's [tool.safepickle]); default: "
-        "$SAFEPICKLE_CONFIG, else the nearest one from the current folder up, else the "
-        "default policy",
-    )
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also allow NAME ('pkg.mod:Class', 'pkg.mod:*'); repeatable",
-    )
-    parser.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also use the installed plugin NAME (entry-point group 'safepickle'); repeatable",
-    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -107,17 +82,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    settings = PolicySettings(
-        config=args.config,
-        allow=tuple(args.allow),
-        plugins=tuple(args.plugin),
-        static=args.static,
-    )
-    try:
-        policy = settings.policy()
-        policy.manager  # noqa: B018 - build the plugins now, so a bad one is a usage error
-    except PolicyError as exc:
-        raise UsageError(str(exc)) from exc
+    settings = PolicySettings.from_args(args, static=args.static)
+    policy = settings.checked_policy()
     paths = list(find_files(args.paths, args.include or DEFAULT_INCLUDE, args.exclude))
     scanner = Scanner(policy, static=args.static)
     results = _run(paths, settings, args, scanner)

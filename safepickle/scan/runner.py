@@ -6,34 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 
-from ..policy import Policy
+from .._policy_options import PolicySettings
 from .engine import Scanner
 from .model import FileResult
 
 __all__ = ["PolicySettings", "scan_files"]
-
-
-@dataclass(frozen=True)
-class PolicySettings:
-    """How to build the scan's policy; plain data, so that worker processes can rebuild it
-    (a Policy holds plugins and locks, which do not cross processes)."""
-
-    config: str | None = None
-    allow: tuple[str, ...] = ()
-    plugins: tuple[str, ...] = ()
-    static: bool = False
-
-    def policy(self) -> Policy:
-        """The policy file (``config``, else ``$SAFEPICKLE_CONFIG``, else the nearest one, else
-        the default policy), widened by ``allow`` and ``plugins``."""
-        policy = Policy.from_config(self.config)
-        if self.allow:
-            policy = policy.allowing(*self.allow)
-        if self.plugins:
-            policy = policy.with_plugins(*self.plugins)
-        return policy
 
 
 _WORKER: Scanner | None = None
