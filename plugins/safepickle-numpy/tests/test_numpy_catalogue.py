@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 import safepickle
-from core_names import marks
 from numpy_catalogue import catalogue, object_catalogue
 from numpy_compare import assert_same
 
@@ -19,11 +18,7 @@ def _params() -> list[Any]:
     params = []
     for item_id, obj in catalogue():
         for protocol in (2, 5):
-            params.append(
-                pytest.param(
-                    obj, protocol, id=f"{item_id}-p{protocol}", marks=marks(obj, protocol)
-                )
-            )
+            params.append(pytest.param(obj, protocol, id=f"{item_id}-p{protocol}"))
     return params
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 import pytest
 import safepickle
-from core_names_pd import marks
 from pandas_catalogue import catalogue
 
 import safepickle_pandas
@@ -16,11 +15,10 @@ import safepickle_pandas
 
 def _params() -> list[Any]:
     return [
-        pytest.param(obj, protocol, id=f"{item_id}-p{protocol}",
-                     marks=marks(obj, protocol))
+        pytest.param(obj, protocol, id=f"{item_id}-p{protocol}")
         for item_id, obj in catalogue()
         for protocol in (2, 5)
-    ]  # fmt: skip
+    ]
 
 
 def assert_same(got: Any, want: Any) -> None:
