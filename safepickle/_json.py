@@ -84,9 +84,8 @@ def decode_whole(data: bytes, limits: Limits) -> Any:
         except (ValueError, RecursionError):
             pass  # scan_json below says what is wrong
         else:
-            if (end == len(text) or not text[end:].strip(" \t\r\n")) and _within_limits(
-                value, data, limits
-            ):
+            if end == len(text) or not text[end:].strip(" \t\r\n"):
+                _check_limits(value, data, limits, 0)
                 return value
     document = scan_json(data, 0, True, limits)
     if document.end != len(data):
@@ -98,15 +97,14 @@ def decode_whole(data: bytes, limits: Limits) -> Any:
     return document.value
 
 
-def _within_limits(value: Any, raw: bytes, limits: Limits) -> bool:
-    """The checks of limits the decoder does not enforce by itself (rarely needed)."""
+def _check_limits(value: Any, raw: bytes, limits: Limits, start: int) -> None:
+    """The limits the decoder does not enforce by itself (rarely needed)."""
     if limits.max_nesting < sys.getrecursionlimit():
-        _check_nesting(value, raw, limits, 0)
+        _check_nesting(value, raw, limits, start)
     # CPython 3.10.7+ has the limit; older 3.10 releases decode any length (0: unlimited)
     max_digits: int = getattr(sys, "get_int_max_str_digits", lambda: 0)()
     if limits.max_int_digits < max_digits or not max_digits:
-        _check_int_digits(value, limits, 0)
-    return True
+        _check_int_digits(value, limits, start)
 
 
 def scan_json(data: bytes | bytearray, start: int, eof: bool, limits: Limits) -> JsonDocument:
@@ -203,7 +201,7 @@ def _scan(
         size = offset + len(text[:stop_char].encode("utf-8", "surrogateescape"))
     if size > limit:
         raise _too_long(limit, start)
-    _within_limits(value, raw, limits)
+    _check_limits(value, raw, limits, start)
     return JsonDocument(
         start=start,
         end=start + size,

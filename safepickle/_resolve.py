@@ -121,6 +121,21 @@ def _restricted_getattr(children: dict[tuple[int, str], Any]) -> Callable[[Any, 
     return getattr_allowed
 
 
+def verdict_text(decision: Decision, allow_hint: str) -> str:
+    """The refusal part of a ForbiddenGlobal message: the reason, rule and plugin, then why it
+    can never be allowed (the floor) or ``allow_hint`` (nothing allowed it: default-deny)."""
+    text = (
+        f"{decision.reason} [rule {decision.rule}"
+        + (f", plugin {decision.plugin}" if decision.plugin else "")
+        + "]."
+    )
+    if decision.rule == "floor":
+        return text + " It is on safepickle's floor and can never be allowed."
+    if decision.rule == "default-deny":
+        return text + allow_hint
+    return text
+
+
 def _forbidden(use: GlobalUse, decision: Decision) -> ForbiddenGlobal:
     ref = use.ref
     raw = f"{use.raw_module} {use.raw_name}"
@@ -133,20 +148,15 @@ def _forbidden(use: GlobalUse, decision: Decision) -> ForbiddenGlobal:
         )
         else ""
     )
+    entry = f"'{ref.module}:{ref.qualname}'"
     message = (
         f"global '{ref.dotted}' is forbidden ({use.opcode} at offset {use.offset}{spelled}): "
-        f"{decision.reason} [rule {decision.rule}"
-        + (f", plugin {decision.plugin}" if decision.plugin else "")
-        + "]."
     )
-    if decision.rule == "floor":
-        message += " It is on safepickle's floor and can never be allowed."
-    elif decision.rule == "default-deny":
-        entry = f"'{ref.module}:{ref.qualname}'"
-        message += (
-            f" If you trust it, pass allow=[{entry}] to the load call, or build "
-            f"Policy(allow=[{entry}])."
-        )
+    message += verdict_text(
+        decision,
+        f" If you trust it, pass allow=[{entry}] to the load call, or build "
+        f"Policy(allow=[{entry}]).",
+    )
     return ForbiddenGlobal(
         message,
         module=ref.module,
@@ -185,7 +195,7 @@ def _resolve(use: GlobalUse, decision: Decision, policy: Policy) -> Any:
             ) from None
         if isinstance(obj, types.ModuleType):
             raise _refuse(use, f"'{ref.dotted}' is a module, never handed out", "module")
-    real = _own_name(obj)
+    real = own_name(obj)
     if real is not None:
         reason = floor_reason(real)
         if reason is not None:
@@ -203,7 +213,7 @@ def _resolve(use: GlobalUse, decision: Decision, policy: Policy) -> Any:
     return obj
 
 
-def _own_name(obj: Any) -> GlobalRef | None:
+def own_name(obj: Any) -> GlobalRef | None:
     """Where an object says it was defined, for classes and functions; None for data."""
     if not isinstance(obj, type) and not callable(obj):
         return None

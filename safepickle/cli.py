@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from . import __version__, verify
 from .errors import SafePickleError
 
-__all__ = ["SUBCOMMANDS", "UsageError", "main"]
+__all__ = ["SUBCOMMANDS", "UsageError", "main", "write_output"]
 
 #: subcommand name -> module with ``add_parser(subparsers)`` returning the parser, whose
 #: defaults carry ``run=callable(args) -> int``
@@ -32,6 +32,18 @@ class UsageError(SafePickleError):
 
     .. versionadded:: 0.1
     """
+
+
+def write_output(text: str, path: str | None) -> None:
+    """A command's report: into ``path`` (``--output``), else to standard output."""
+    if not path:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _version() -> str:

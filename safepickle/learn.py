@@ -23,7 +23,7 @@ from typing import Any
 
 from . import __version__
 from ._policy_options import PolicySettings, add_policy_options
-from .cli import UsageError
+from .cli import UsageError, write_output
 from .limits import Limits
 from .policy import Policy
 from .scan.engine import Scanner
@@ -165,14 +165,7 @@ def _run(args: argparse.Namespace) -> int:
     results = list(scan_files(paths, settings, scanner=Scanner(base, static=True)))
     learned = learn(results)
     text = render(learned, base, pyproject=args.pyproject)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as out:
-                out.write(text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
-    else:
-        sys.stdout.write(text)
+    write_output(text, args.output)
     for line in learned.held_back:
         print(f"held back: {line}", file=sys.stderr)
     for line in learned.errors:

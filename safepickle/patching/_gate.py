@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .._resolve import _resolve
+from .._resolve import _resolve, own_name, verdict_text
 from ..decision import Decision, GlobalRef
 from ..errors import ForbiddenGlobal
 from ..floor import floor_reason
@@ -44,14 +44,8 @@ def allow_hint(ref: GlobalRef) -> str:
 def _refusal(where: str, ref: GlobalRef, module: str, name: str, decision: Decision) -> Exception:
     message = (
         f"global '{ref.dotted}' is forbidden (asked for by {where}, gated by "
-        f"safepickle.patch()): {decision.reason} [rule {decision.rule}"
-        + (f", plugin {decision.plugin}" if decision.plugin else "")
-        + "]."
+        f"safepickle.patch()): {verdict_text(decision, allow_hint(ref))}"
     )
-    if decision.rule == "floor":
-        message += " It is on safepickle's floor and can never be allowed."
-    elif decision.rule == "default-deny":
-        message += allow_hint(ref)
     return ForbiddenGlobal(
         message, module=ref.module, name=ref.qualname, raw_module=module, raw_name=name,
         decision=decision,
@@ -89,15 +83,11 @@ def check_result(where: str, ref: GlobalRef, module: str, name: str, obj: Any) -
     if isinstance(obj, types.ModuleType):
         why = f"its find_class returned the module '{obj.__name__}', never handed out"
         raise _refusal(where, ref, module, name, Decision.deny(why, rule="module"))
-    if isinstance(obj, type) or callable(obj):
-        own_module = getattr(obj, "__module__", None)
-        own_name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-        if isinstance(own_module, str) and isinstance(own_name, str):
-            own = GlobalRef(own_module, own_name)
-            floor = floor_reason(own)
-            if floor is not None:
-                why = f"its find_class returned '{own.dotted}': {floor}"
-                raise _refusal(where, ref, module, name, Decision.deny(why, rule="floor"))
+    own = own_name(obj)
+    floor = floor_reason(own) if own is not None else None
+    if own is not None and floor is not None:
+        why = f"its find_class returned '{own.dotted}': {floor}"
+        raise _refusal(where, ref, module, name, Decision.deny(why, rule="floor"))
     return obj
 
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .._policy_options import PolicySettings, add_policy_options
-from ..cli import UsageError
+from ..cli import UsageError, write_output
 from .engine import Scanner
 from .model import FileResult
 from .report import exit_code, print_text, to_json
@@ -88,14 +88,7 @@ def run(args: argparse.Namespace) -> int:
     scanner = Scanner(policy, static=args.static)
     results = _run(paths, settings, args, scanner)
     text = _render(results, policy, args)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as out:
-                out.write(text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
-    else:
-        sys.stdout.write(text)
+    write_output(text, args.output)
     return exit_code(results)
 
 
