@@ -41,12 +41,42 @@ class Limits:
     max_global_name_bytes: int = 1 << 20
     #: digits of a protocol-0 INT/LONG (CPython's own default ``int`` max str digits is 4300)
     max_int_digits: int = 4300
+    #: nesting depth of anything the stream builds (containers, tuples, call results), counted
+    #: through shared references and later mutation. CPython hashes tuples and frees slices and
+    #: deques recursively in C with no guard; 10,000 admits everything CPython 3.10-3.13's own
+    #: pickler writes under its default recursion limit (3.13: tuples 9,998 deep) and stays
+    #: within a 1 MiB thread stack
+    max_depth: int = 10_000
+    #: bytes one load may allocate, as estimated by the verifier before anything runs plus what
+    #: narrowed constructors charge at run time (copies); see :meth:`result_bound`
+    max_result_bytes: int = 4 << 30
+    #: ... and at most this many times the stream's own size (or ``result_bytes_floor`` for a
+    #: small stream): a 10 MB input may allocate at most 1,000 MB by default
+    max_result_ratio: int = 100
+    #: the allowance of any stream, however small
+    result_bytes_floor: int = 64 << 20
+    #: objects hashed in one load, counted unfolded (a tuple built from itself with DUP has
+    #: 2**n leaves after n opcodes, and hashing it walks every one in C)
+    max_hash_work: int = 50_000_000
+    #: distinct keys with one hash value in one dict or set; hashes of ints, floats, Decimals,
+    #: tuples ... are not randomized, so colliding keys make building a dict quadratic
+    max_hash_collisions: int = 64
+    #: bytes a container (gzip, bz2, xz, zlib, zip, joblib) may expand to, across nesting
+    max_decompressed_bytes: int = 2 << 30
+    #: ... and at most this many times the compressed input's size (the deflate format's own
+    #: maximum is about 1,032:1)
+    max_expansion_ratio: int = 1100
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
             if type(value) is not int or value < 1:
                 raise PolicyError(f"limit {field.name} must be a positive int, got {value!r}")
+
+    def result_bound(self, stream_bytes: int) -> int:
+        """The bytes one load of a ``stream_bytes`` long stream may allocate."""
+        proportional = max(self.result_bytes_floor, self.max_result_ratio * stream_bytes)
+        return min(self.max_result_bytes, proportional)
 
     def replace(self, **changes: Any) -> Limits:
         """A copy with some limits changed; unknown names are a :class:`PolicyError`."""
