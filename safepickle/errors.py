@@ -123,6 +123,18 @@ class LimitExceeded(SafePickleError):
         self.limit = limit
         self.maximum = maximum
 
+    @classmethod
+    def of(cls, limit: str, maximum: int, what: str, offset: int | None = None) -> LimitExceeded:
+        """The error for ``what`` going past ``Limits.<limit>``, with the way to raise it."""
+        where = "" if offset is None else f" (at offset {offset})"
+        return cls(
+            f"{what} exceeds the limit {limit}={maximum:,}{where}; if you trust this input, "
+            f"raise it: Policy(limits=Limits({limit}=...))",
+            limit=limit,
+            maximum=maximum,
+            offset=offset,
+        )
+
 
 class ExecutionError(SafePickleError):
     """Code the policy allowed raised while the verified stream was executed.

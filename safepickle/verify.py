@@ -9,13 +9,15 @@ a symbolic stack just rich enough to know
 * what every ``REDUCE``, ``NEWOBJ(_EX)`` and ``OBJ`` calls (only ever a global, which the policy
   then decides).
 
-Symbolic values are cheap on purpose (no object per opcode): ``_DATA`` for any plain value,
-an ``int`` (the opcode's offset) for a str constant that ``STACK_GLOBAL`` may need, a
-:class:`_Global` for an imported name, :class:`_Args` for a tuple that starts with one (the
-``getattr(Outer, "Inner")`` shape of nested classes, copyreg's constructors), a
-:class:`_Result` for what a call returned (one shared marker per callee, so no allocation) and
-``_RANGE`` for a range. The scanner and the loader share this pass, so scanning a stream and
-loading it can never disagree.
+Symbolic values are cheap on purpose (no object per plain value): ``_DATA`` for any plain
+value (``HASHY`` for an int whose hash the stream can choose), an ``int`` (the opcode's offset)
+for a str constant that ``STACK_GLOBAL`` may need, a :class:`_Global` for an imported name,
+``_RANGE`` for a range, and a :class:`~safepickle._nodes.Node` for every value that contains
+others (containers, tuples, what a call returned), which knows its depth, unfolded size and hash
+cost (see :mod:`safepickle._nodes`). A tuple that starts with a global is a node with
+``parent`` set (the ``getattr(Outer, "Inner")`` shape of nested classes, copyreg's
+constructors). The scanner and the loader share this pass, so scanning a stream and loading it
+can never disagree.
 """
 
 from __future__ import annotations
@@ -30,17 +32,15 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
 
+from ._nodes import HASHY, Tally, graph_depth
+from ._nodes import Node as _Node
 from .decision import GlobalRef
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
 from .limits import Limits
 from .names import canonical_ref
 
 # --- compiled fast path: the optional extension (dispatch at the end of this module) -----------
-_FastVerify = Callable[
-    [bytes | bytearray, int, int, int, int, int, int, int, int, int, int, bool],
-    "tuple[int, int, bool, int, int, tuple[tuple[str, str, int, str, int, bool, bool], ...], int]"
-    " | None",
-]
+_FastVerify = Callable[..., Any]
 try:
     from ._speedups import fast_verify as _compiled_verify
 except ImportError:  # built without a compiler: the pure-Python pass does everything
@@ -77,7 +77,6 @@ class _Global:
         "parent",
         "pushes",
         "ref",
-        "result",
         "shaped",
     )
 
@@ -102,8 +101,6 @@ class _Global:
         #: of those, times it was consumed by ``getattr(parent, "attr")`` as callable or parent
         self.shaped = 0
         self.is_range = parent is None and ref == _RANGE_REF
-        #: what calling it pushes: the range marker, or a marker that remembers the callee
-        self.result: object = _RANGE if self.is_range else _Result(self, None)
         #: a value it returned was changed by BUILD/SETITEM(S)/APPEND(S)/ADDITEMS
         self.mutated = False
 
@@ -111,32 +108,6 @@ class _Global:
     def shape_only(self) -> bool:
         """Used only inside the getattr shape: never called, changed or handed out."""
         return self.shaped > 0 and self.pushes == self.shaped
-
-
-class _Args:
-    """A tuple whose first item is a global: ``(global, "attr")`` is the getattr shape of nested
-    classes; ``(cls, base, ...)`` is how copyreg's constructors name the class they call."""
-
-    __slots__ = ("attr", "has_range", "parent", "second")
-
-    def __init__(
-        self, parent: _Global, second: _Global | None, attr: str | None, has_range: bool
-    ) -> None:
-        self.parent = parent
-        self.second = second
-        self.attr = attr
-        self.has_range = has_range
-
-
-class _Result:
-    """The value a call of ``owner`` (with class arguments ``args``) returned."""
-
-    __slots__ = ("args", "done", "owner")
-
-    def __init__(self, owner: _Global, args: _Args | None) -> None:
-        self.owner = owner
-        self.args = args
-        self.done = False
 
 
 # A range object, and a tuple that holds one: a range passed straight into set(), bytes(),
@@ -165,7 +136,7 @@ _CONSTRUCTOR_CALLERS = frozenset(
     {"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"}
 )
 
-_Sym = object | int | _Global | _Args | _Result
+_Sym = object | int | _Global | _Node
 
 
 @dataclass(frozen=True)
@@ -216,6 +187,14 @@ class Verified:
     out_of_band_buffers: int
     #: "pickle", or "json" for a JSON document (:class:`safepickle._json.JsonDocument`)
     format: str = "pickle"
+    #: bytes executing the stream may allocate, estimated from its opcodes (an upper bound,
+    #: but for what allowed callables allocate themselves: see :mod:`safepickle.budget`)
+    estimated_bytes: int = 0
+    #: values its dict keys and set members make CPython hash, unfolded
+    hash_work: int = 0
+    #: of those keys, the ones whose hash the stream could have chosen (big ints, call results,
+    #: frozensets, tuples holding any): the loader guards such streams against hash flooding
+    unknown_hash_keys: int = 0
 
 
 # --- the opcode table -----------------------------------------------------------------------
@@ -228,31 +207,33 @@ _SHORT_UNICODE = 2
 _BINPUT = 3
 _BINGET = 4
 # group 2 (kind <= _SHORT_DATA)
-_LONG_BINPUT = 5
-_LONG_BINGET = 6
-_DATA4 = 7  # 4-byte length prefix
-_SHORT_DATA = 8  # 1-byte length prefix
+_EMPTY = 5  # EMPTY_LIST, EMPTY_DICT, EMPTY_SET: a new container (a node)
+_LONG_BINPUT = 6
+_LONG_BINGET = 7
+_DATA4 = 8  # 4-byte length prefix
+_SHORT_DATA = 9  # 1-byte length prefix
 # group 3 (kind <= _SETITEM)
-_APPENDS = 9  # APPENDS, SETITEMS, ADDITEMS: items above a MARK into the value below it
-_MARK = 10
-_APPEND = 11
-_SETITEM = 12
+_APPENDS = 10  # APPENDS, SETITEMS, ADDITEMS: items above a MARK into the value below it
+_MARK = 11
+_APPEND = 12
+_SETITEM = 13
 # group 4 (kind <= _BUILD)
-_TUPLE_N = 13
-_REDUCE = 14
-_NEWOBJ = 15
-_BUILD = 16
-_OTHER = 17  # everything rare: handled in a second function
+_TUPLE_N = 14
+_REDUCE = 15
+_NEWOBJ = 16
+_BUILD = 17
+_OTHER = 18  # everything rare: handled in a second function
 
 _KIND = [_UNKNOWN] * 256
 _STEP = [0] * 256
 for _code, _step in (
     (b"K", 2), (b"M", 3), (b"J", 5), (b"G", 9), (b"N", 1), (b"\x88", 1), (b"\x89", 1),
-    (b"]", 1), (b"}", 1), (b")", 1), (b"\x8f", 1),
+    (b")", 1),
 ):  # fmt: skip
     _KIND[_code[0]] = _PUSH
     _STEP[_code[0]] = _step
 for _code, _kind in (
+    (b"]", _EMPTY), (b"}", _EMPTY), (b"\x8f", _EMPTY),
     (b"\x8c", _SHORT_UNICODE), (b"q", _BINPUT), (b"h", _BINGET), (b"r", _LONG_BINPUT),
     (b"j", _LONG_BINGET), (b"X", _DATA4), (b"B", _DATA4), (b"T", _DATA4), (b"\x8b", _DATA4),
     (b"C", _SHORT_DATA), (b"U", _SHORT_DATA), (b"\x8a", _SHORT_DATA),
@@ -331,12 +312,14 @@ class _State:
         "framed",
         "globals",
         "limits",
+        "memo_size",
         "name_bytes",
         "names",
         "persistent_ids",
         "persistent_ok",
         "protocol",
         "start",
+        "tally",
     )
 
     def __init__(
@@ -363,6 +346,9 @@ class _State:
         self.name_bytes = 0
         self.persistent_ids = 0
         self.buffers = 0
+        self.tally = Tally(limits.max_depth, limits.max_hash_work)
+        #: memo entries written, and slots CPython allocates for them (the largest index + 1)
+        self.memo_size = (0, 0)
 
     def make_global(self, module: str, name: str, offset: int, opcode: str) -> _Global:
         key = (module, name)
@@ -428,14 +414,7 @@ def _underflow(op: int, offset: int) -> MalformedPickle:
     return _malformed(f"{opcode_name(op)} pops more values than the stack holds", offset)
 
 
-def _limit(limit: str, maximum: int, what: str, offset: int) -> LimitExceeded:
-    return LimitExceeded(
-        f"{what} exceeds the limit {limit}={maximum:,} (at offset {offset}); if you trust this "
-        f"input, raise it: Policy(limits=Limits({limit}=...))",
-        limit=limit,
-        maximum=maximum,
-        offset=offset,
-    )
+_limit = LimitExceeded.of
 
 
 def _unsafe(op: int, message: str, offset: int) -> UnsafeOpcode:
@@ -527,6 +506,24 @@ def verify(
                 "max_input_bytes", limits.max_input_bytes, "the pickle's size", too_long_at
             ) from None
         raise _truncated(n) from None
+    tally = state.tally
+    if tally.late:  # an item went into a value already inside another: the whole graph says
+        depth = graph_depth(tally.parents, tally.children)
+        if depth > limits.max_depth:
+            raise tally.too_deep(depth, start)
+    estimated = _estimate(state, end - start, opcodes)
+    bound = limits.result_bound(end - start)
+    if estimated > bound:
+        raise LimitExceeded(
+            f"executing this {end - start:,}-byte pickle may allocate about {estimated:,} "
+            f"bytes, more than the {bound:,} it may (max_result_bytes={limits.max_result_bytes:,}"
+            f", and at most max_result_ratio={limits.max_result_ratio} times its size, or "
+            f"result_bytes_floor={limits.result_bytes_floor:,}); if you trust this input, "
+            "raise them: Policy(limits=Limits(max_result_ratio=..., max_result_bytes=...))",
+            limit="max_result_bytes",
+            maximum=bound,
+            offset=start,
+        )
     uses: list[GlobalUse] = []
     for glob in state.globals.values():
         raw_module, raw_name = _raw_names(glob)
@@ -553,6 +550,38 @@ def verify(
         opcodes=opcodes,
         persistent_ids=state.persistent_ids,
         out_of_band_buffers=state.buffers,
+        estimated_bytes=estimated,
+        hash_work=tally.hash_work,
+        unknown_hash_keys=tally.unknown_keys,
+    )
+
+
+# What executing a stream may allocate, in bytes, from what the verifier counted. An upper bound
+# by construction: every opcode makes at most one object of at most _PER_OPCODE bytes (an int,
+# a float, a small tuple, an empty list or dict, a reference in a container, a dict or set entry
+# with its share of the table) except those counted apart: str payloads (a UTF-8 byte can become
+# up to 4 bytes of str), EMPTY_SET/FROZENSET (a set is 216 bytes), calls (a deque is 624 bytes
+# from 4 bytes of pickle), BUILD (copies its state's items into the instance), the memo (CPython
+# sizes its table by the largest index). What allowed callables allocate themselves is charged
+# when they run (safepickle.budget).
+_PER_BYTE = 4
+_PER_OPCODE = 64
+_PER_MEMO_SLOT = 16
+_PER_SET = 216
+_PER_CALL = 640
+_PER_BUILD_ITEM = 100
+
+
+def _estimate(state: _State, size: int, opcodes: int) -> int:
+    tally = state.tally
+    memo_entries, memo_slots = state.memo_size
+    return (
+        _PER_BYTE * size
+        + _PER_OPCODE * (opcodes - memo_entries)
+        + _PER_MEMO_SLOT * memo_slots
+        + _PER_SET * tally.empty_sets
+        + _PER_CALL * tally.calls
+        + _PER_BUILD_ITEM * tally.build_items
     )
 
 
@@ -563,15 +592,48 @@ def _run(d: bytes, pos: int, n: int, st: _State) -> tuple[int, int]:
     above the innermost MARK and ``metastack`` the segments below, so a pop that would cross a
     MARK is an ``IndexError`` on an empty list. Reads past the end of ``d`` are IndexErrors too;
     both are told apart once, in the handler, instead of being checked on every opcode.
+
+    A frame is read through a view that ends where the frame ends, so an opcode that runs past
+    its frame's end is an IndexError too (``pickle.load`` on a file reads a frame as a unit and
+    ``pickle.loads`` ignores frames: such an opcode would parse differently in the two).
     """
-    # Indexing a memoryview is markedly faster than indexing bytes; released on the way out
-    # so that the caller may grow a bytearray it is verifying in chunks.
-    with memoryview(d) as m:
-        return _loop(d, m, pos, n, st)
+    # Indexing a memoryview is markedly faster than indexing bytes; every view is released on
+    # the way out so that the caller may grow a bytearray it is verifying in chunks.
+    with memoryview(d) as whole:
+        frame = _FrameViews(whole)
+        try:
+            return _loop(d, frame, pos, n, st)
+        finally:
+            frame.release()
 
 
-def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, int]:
-    """The loop itself; ``m`` is a memoryview of ``d``."""
+class _FrameViews:
+    """The view the loop reads opcodes through: the whole input, or the current frame."""
+
+    __slots__ = ("view", "whole")
+
+    def __init__(self, whole: memoryview) -> None:
+        self.whole = whole
+        self.view = whole
+
+    def enter(self, end: int) -> memoryview:
+        self.release()
+        self.view = self.whole[:end]
+        return self.view
+
+    def leave(self) -> memoryview:
+        self.release()
+        return self.whole
+
+    def release(self) -> None:
+        if self.view is not self.whole:
+            self.view.release()
+            self.view = self.whole
+
+
+def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[int, int]:
+    """The loop itself; ``frame.view`` is a memoryview of ``d`` (up to the current frame's end,
+    ``seg_end``, inside a frame)."""
     limits = st.limits
     max_items = limits.max_container_items
     max_marks = limits.max_nesting
@@ -581,6 +643,10 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     runs = _RUNS
     u32 = _U32
     DATA = _DATA
+    Node = _Node
+    tally = st.tally
+    m = frame.view
+    seg_end = n  # where reads must stop: the end of the input, or of the current frame
     stack: list[_Sym] = []
     push = stack.append
     metastack: list[list[_Sym]] = []
@@ -593,220 +659,282 @@ def _loop(d: bytes, m: memoryview, pos: int, n: int, st: _State) -> tuple[int, i
     ops = 0
     next_check = 0x4000
     op = 0x28
-    try:
-        while True:
-            op = m[pos]
-            ops += 1
-            if op == 0x94:  # MEMOIZE: the most frequent opcode of protocols 4 and 5
-                memo[len(memo)] = stack[-1]
-                pos += 1
-            else:
-                kind = kinds[op]
-                if kind <= _BINGET:
-                    if kind == _PUSH:
-                        step = steps[op]
-                        if step > 1 and m[pos + step] == op and m[pos + 2 * step] == op:
-                            # a run of one fixed-size push: skip it with one regex match
-                            run_end = runs[op].match(d, pos).end()  # type: ignore[union-attr]
-                            count = (run_end - pos) // step
-                            stack.extend(repeat(DATA, count))
-                            ops += count - 1
-                            pos = run_end
-                        else:  # consume consecutive pushes without the dispatch above
-                            while True:
-                                pos += step
-                                push(DATA)
-                                op = m[pos]
-                                if kinds[op] != _PUSH:
-                                    break
-                                step = steps[op]
+    while True:  # one turn per frame boundary crossed at an opcode boundary
+        try:
+            while True:
+                op = m[pos]
+                ops += 1
+                if op == 0x94:  # MEMOIZE: the most frequent opcode of protocols 4 and 5
+                    memo[len(memo)] = stack[-1]
+                    pos += 1
+                else:
+                    kind = kinds[op]
+                    if kind <= _BINGET:
+                        if kind == _PUSH:
+                            step = steps[op]
+                            if (
+                                step > 1
+                                and pos + 2 * step < seg_end
+                                and m[pos + step] == op
+                                and m[pos + 2 * step] == op
+                            ):
+                                # a run of one fixed-size push: skip it with one regex match
+                                run_end = runs[op].match(d, pos, seg_end).end()  # type: ignore[union-attr]
+                                count = (run_end - pos) // step
+                                stack.extend(repeat(DATA, count))
+                                ops += count - 1
+                                pos = run_end
+                            else:  # consume consecutive pushes without the dispatch above
+                                while True:
+                                    pos += step
+                                    push(DATA)
+                                    op = m[pos]
+                                    if kinds[op] != _PUSH:
+                                        break
+                                    step = steps[op]
+                                    ops += 1
+                        elif kind == _SHORT_UNICODE:
+                            push(pos)
+                            pos += 2 + m[pos + 1]
+                            if m[pos] == 0x94:  # nearly always memoized: take the MEMOIZE here
+                                memo[len(memo)] = stack[-1]
+                                pos += 1
                                 ops += 1
-                    elif kind == _SHORT_UNICODE:
-                        push(pos)
-                        pos += 2 + m[pos + 1]
-                        if m[pos] == 0x94:  # nearly always memoized: take the MEMOIZE here
-                            memo[len(memo)] = stack[-1]
+                        elif kind == _BINPUT:
+                            index = m[pos + 1]
+                            if index >= max_memo:
+                                raise _memo_index_limit(index, max_memo, pos)
+                            memo[index] = stack[-1]
+                            pos += 2
+                        elif kind == _BINGET:
+                            index = m[pos + 1]
+                            try:
+                                value = memo[index]
+                            except KeyError:
+                                raise _never_written(index, pos) from None
+                            push(value)
+                            if value is not DATA and value.__class__ is not int:
+                                _count_push(value)
+                            pos += 2
+                        else:
+                            raise _invalid(op, pos, st.start)
+                    elif kind <= _SHORT_DATA:
+                        if kind == _EMPTY:  # EMPTY_LIST, EMPTY_DICT, EMPTY_SET
+                            push(Node())
+                            if op == 0x8F:
+                                tally.empty_sets += 1
                             pos += 1
-                            ops += 1
-                    elif kind == _BINPUT:
-                        index = m[pos + 1]
-                        if index >= max_memo:
-                            raise _memo_index_limit(index, max_memo, pos)
-                        memo[index] = stack[-1]
-                        pos += 2
-                    elif kind == _BINGET:
-                        index = m[pos + 1]
-                        try:
-                            value = memo[index]
-                        except KeyError:
-                            raise _never_written(index, pos) from None
-                        push(value)
-                        if value is not DATA and value.__class__ is not int:
-                            _count_push(value)
-                        pos += 2
+                        elif kind == _LONG_BINPUT:
+                            index = u32(d, pos + 1)[0]
+                            if index >= max_memo:
+                                raise _memo_index_limit(index, max_memo, pos)
+                            memo[index] = stack[-1]
+                            pos += 5
+                        elif kind == _LONG_BINGET:
+                            index = u32(d, pos + 1)[0]
+                            try:
+                                value = memo[index]
+                            except KeyError:
+                                raise _never_written(index, pos) from None
+                            push(value)
+                            if value is not DATA and value.__class__ is not int:
+                                _count_push(value)
+                            pos += 5
+                        elif kind == _DATA4:
+                            size = u32(d, pos + 1)[0]
+                            if op == 0x58:  # BINUNICODE
+                                push(pos)
+                            else:
+                                if op != 0x42:  # BINSTRING, LONG4: signed lengths
+                                    size = _signed_size(d, pos, size, st)
+                                push(HASHY if op == 0x8B else DATA)
+                            pos += 5 + size
+                            op = m[pos]
+                            if op == 0x71 and m[pos + 1] == len(memo):  # BINPUT of a new entry
+                                memo[len(memo)] = stack[-1]
+                                pos += 2
+                                ops += 1
+                            elif (
+                                op == 0x72
+                                and len(memo)
+                                == (  # LONG_BINPUT of a new entry
+                                    u32(d, pos + 1)[0]
+                                )
+                            ):
+                                memo[len(memo)] = stack[-1]
+                                pos += 5
+                                ops += 1
+                        else:  # _SHORT_DATA
+                            size = m[pos + 1]
+                            if op == 0x55:  # SHORT_BINSTRING: decoded with the caller's encoding
+                                _check_binstring(d, pos + 2, size, st, pos)
+                            pos += 2 + size
+                            # LONG1 of 8 bytes or more: an int whose hash the stream chooses
+                            push(HASHY if op == 0x8A and size > 7 else DATA)
+                    elif kind <= _SETITEM:
+                        # The stack only shrinks in groups 3 and 4 and at STOP, so checking its
+                        # depth here, before each such opcode, sees every peak exactly.
+                        if len(stack) + below > max_depth:
+                            raise _limit("max_stack_depth", max_depth, "the stack", pos)
+                        if kind == _APPENDS:  # APPENDS, SETITEMS, ADDITEMS: items above a MARK
+                            if not metastack:
+                                raise _no_mark(op, pos)
+                            items = stack
+                            count = len(items)
+                            if count > max_items:
+                                raise _limit("max_container_items", max_items, "the batch", pos)
+                            if count & 1 and op == 0x75:
+                                raise _malformed("odd number of items for SETITEMS", pos)
+                            stack = metastack.pop()
+                            push = stack.append
+                            below -= len(stack) + 1
+                            target = stack[-1]
+                            if target.__class__ is Node:
+                                _changed(target, items, op, tally, pos)
+                            elif target.__class__ is _Global:
+                                raise _modifies_global(op, target, pos)
+                            pos += 1
+                        elif kind == _MARK:
+                            metastack.append(stack)
+                            below += len(stack) + 1
+                            if below > limits.max_stack_depth or len(metastack) > max_marks:
+                                _check_marks(limits, below, len(metastack), pos)
+                            stack = []
+                            push = stack.append
+                            pos += 1
+                        else:  # APPEND, SETITEM
+                            if kind == _APPEND:
+                                items = stack[-1:]
+                                del stack[-1]
+                            else:
+                                if len(stack) < 3:
+                                    raise IndexError
+                                items = stack[-2:]
+                                del stack[-2:]
+                            target = stack[-1]
+                            if target.__class__ is Node:
+                                _changed(target, items, op, tally, pos)
+                            elif target.__class__ is _Global:
+                                raise _modifies_global(op, target, pos)
+                            pos += 1
+                    elif kind <= _BUILD:
+                        if len(stack) + below > max_depth:
+                            raise _limit("max_stack_depth", max_depth, "the stack", pos)
+                        if kind == _TUPLE_N:
+                            count = op - 0x84
+                            if len(stack) < count:
+                                raise IndexError
+                            items = stack[-count:]
+                            del stack[-count:]
+                            if items[0].__class__ is _Global:
+                                push(_class_args(d, items, st, pos))
+                            elif _RANGE in items:
+                                push(_RANGE_ARGS)
+                            else:
+                                push(tally.tuple_of(items, pos))
+                            pos += 1
+                        elif kind == _REDUCE:
+                            args = stack.pop()
+                            func = stack[-1]
+                            if func.__class__ is not _Global:
+                                raise _calls_non_global(op, pos)
+                            if args.__class__ is Node and args.parent is not None:
+                                stack[-1] = _call_with_class(func, args, st, pos)
+                            elif func.is_getattr:
+                                raise _getattr_misused(pos)
+                            else:
+                                if args is _RANGE_ARGS or args is _RANGE:
+                                    _check_range_args(func, op, pos)
+                                stack[-1] = _call(func, args, tally, pos)
+                            pos += 1
+                        elif kind == _NEWOBJ:
+                            args = stack.pop()
+                            cls = stack[-1]
+                            if cls.__class__ is not _Global or cls.is_getattr:
+                                raise _calls_non_global(op, pos)
+                            if args is _RANGE_ARGS or (args.__class__ is Node and args.has_range):
+                                _check_range_args(cls, op, pos)
+                            stack[-1] = _call(cls, args, tally, pos)
+                            pos += 1
+                        else:  # BUILD
+                            state = stack.pop()
+                            target = stack[-1]
+                            if target.__class__ is Node:
+                                if target.owner is not None and not target.done:
+                                    _mark_mutated(target)
+                                tally.build(target, state, pos)
+                            elif target.__class__ is _Global:
+                                raise _modifies_global(op, target, pos)
+                            pos += 1
+                    elif kind == _OTHER:
+                        if len(stack) + below > max_depth:
+                            raise _limit("max_stack_depth", max_depth, "the stack", pos)
+                        if op == 0x2E:  # STOP
+                            stack[-1]  # an empty stack is an underflow (IndexError)
+                            break
+                        if op == 0x95:  # FRAME: read what follows through the frame's view
+                            pos = _frame(d, pos, n, st)
+                            m = frame.enter(st.frame_end)
+                            seg_end = st.frame_end
+                        else:
+                            pos, stack, below = _rare(
+                                d, pos, seg_end, op, st, stack, metastack, below, memo
+                            )
+                            push = stack.append
                     else:
                         raise _invalid(op, pos, st.start)
-                elif kind <= _SHORT_DATA:
-                    if kind == _LONG_BINPUT:
-                        index = u32(d, pos + 1)[0]
-                        if index >= max_memo:
-                            raise _memo_index_limit(index, max_memo, pos)
-                        memo[index] = stack[-1]
-                        pos += 5
-                    elif kind == _LONG_BINGET:
-                        index = u32(d, pos + 1)[0]
-                        try:
-                            value = memo[index]
-                        except KeyError:
-                            raise _never_written(index, pos) from None
-                        push(value)
-                        if value is not DATA and value.__class__ is not int:
-                            _count_push(value)
-                        pos += 5
-                    elif kind == _DATA4:
-                        size = u32(d, pos + 1)[0]
-                        if op == 0x58:  # BINUNICODE
-                            push(pos)
-                        else:
-                            if op != 0x42:  # BINSTRING, LONG4: signed lengths
-                                size = _signed_size(d, pos, size, st)
-                            push(DATA)
-                        pos += 5 + size
-                        op = m[pos]
-                        if op == 0x71 and m[pos + 1] == len(memo):  # BINPUT of a new entry
-                            memo[len(memo)] = stack[-1]
-                            pos += 2
-                            ops += 1
-                        elif (
-                            op == 0x72
-                            and len(memo)
-                            == (  # LONG_BINPUT of a new entry
-                                u32(d, pos + 1)[0]
-                            )
-                        ):
-                            memo[len(memo)] = stack[-1]
-                            pos += 5
-                            ops += 1
-                    else:  # _SHORT_DATA
-                        size = m[pos + 1]
-                        if op == 0x55:  # SHORT_BINSTRING: decoded with the caller's encoding
-                            _check_binstring(d, pos + 2, size, st, pos)
-                        pos += 2 + size
-                        push(DATA)
-                elif kind <= _SETITEM:
-                    # The stack only shrinks in groups 3 and 4 and at STOP, so checking its depth
-                    # here, before each such opcode, sees every peak exactly.
-                    if len(stack) + below > max_depth:
-                        raise _limit("max_stack_depth", max_depth, "the stack", pos)
-                    if kind == _APPENDS:  # APPENDS, SETITEMS, ADDITEMS: items above a MARK
-                        if not metastack:
-                            raise _no_mark(op, pos)
-                        count = len(stack)
-                        if count > max_items:
-                            raise _limit("max_container_items", max_items, "the batch", pos)
-                        if count & 1 and op == 0x75:
-                            raise _malformed("odd number of items for SETITEMS", pos)
-                        stack = metastack.pop()
-                        push = stack.append
-                        below -= len(stack) + 1
-                        target = stack[-1]
-                        if target.__class__ is _Result:
-                            if not target.done:
-                                _mark_mutated(target)
-                        elif target.__class__ is _Global:
-                            raise _modifies_global(op, target, pos)
-                        pos += 1
-                    elif kind == _MARK:
-                        metastack.append(stack)
-                        below += len(stack) + 1
-                        if below > limits.max_stack_depth or len(metastack) > max_marks:
-                            _check_marks(limits, below, len(metastack), pos)
-                        stack = []
-                        push = stack.append
-                        pos += 1
-                    else:  # APPEND, SETITEM
-                        if kind == _APPEND:
-                            stack.pop()
-                        else:
-                            if len(stack) < 3:
-                                raise IndexError
-                            del stack[-2:]
-                        target = stack[-1]
-                        if target.__class__ is _Result:
-                            if not target.done:
-                                _mark_mutated(target)
-                        elif target.__class__ is _Global:
-                            raise _modifies_global(op, target, pos)
-                        pos += 1
-                elif kind <= _BUILD:
-                    if len(stack) + below > max_depth:
-                        raise _limit("max_stack_depth", max_depth, "the stack", pos)
-                    if kind == _TUPLE_N:
-                        count = op - 0x84
-                        if len(stack) < count:
-                            raise IndexError
-                        items = stack[-count:]
-                        del stack[-count:]
-                        if items[0].__class__ is _Global:
-                            push(_class_args(d, items, st))
-                        elif _RANGE in items:
-                            push(_RANGE_ARGS)
-                        else:
-                            push(DATA)
-                        pos += 1
-                    elif kind == _REDUCE:
-                        args = stack.pop()
-                        func = stack[-1]
-                        if func.__class__ is not _Global:
-                            raise _calls_non_global(op, pos)
-                        if args.__class__ is _Args:
-                            stack[-1] = _call_with_class(func, args, st, pos)
-                        elif func.is_getattr:
-                            raise _getattr_misused(pos)
-                        else:
-                            if args is _RANGE_ARGS or args is _RANGE:
-                                _check_range_args(func, op, pos)
-                            stack[-1] = func.result
-                        pos += 1
-                    elif kind == _NEWOBJ:
-                        args = stack.pop()
-                        cls = stack[-1]
-                        if cls.__class__ is not _Global or cls.is_getattr:
-                            raise _calls_non_global(op, pos)
-                        if args is _RANGE_ARGS or (args.__class__ is _Args and args.has_range):
-                            _check_range_args(cls, op, pos)
-                        stack[-1] = cls.result
-                        pos += 1
-                    else:  # BUILD
-                        stack.pop()
-                        target = stack[-1]
-                        if target.__class__ is _Result:
-                            if not target.done:
-                                _mark_mutated(target)
-                        elif target.__class__ is _Global:
-                            raise _modifies_global(op, target, pos)
-                        pos += 1
-                elif kind == _OTHER:
-                    if len(stack) + below > max_depth:
-                        raise _limit("max_stack_depth", max_depth, "the stack", pos)
-                    if op == 0x2E:  # STOP
-                        stack[-1]  # an empty stack is an underflow (IndexError)
-                        break
-                    pos, stack, below = _rare(d, pos, n, op, st, stack, metastack, below, memo)
-                    push = stack.append
-                else:
-                    raise _invalid(op, pos, st.start)
-            if ops >= next_check:  # runs add many opcodes at once: compare, do not mask
-                next_check = ops + 0x4000
-                _periodic(st, pos, n, ops, below + len(stack), len(memo))
-    except (IndexError, struct.error):
-        # a fixed-size push never pops: its IndexError is a read past the end (the peek at the
-        # next opcode for a run, say), however many bytes its own argument left
-        if op not in _ARGLEN or kinds[op] == _PUSH or pos + _ARGLEN[op] >= min(n, len(d)):
-            raise _truncated(n) from None
-        raise _underflow(op, pos) from None
+                if ops >= next_check:  # runs add many opcodes at once: compare, do not mask
+                    next_check = ops + 0x4000
+                    _periodic(st, pos, n, ops, below + len(stack), len(memo))
+            break  # STOP
+        except (IndexError, struct.error, TruncatedPickle) as exc:
+            if seg_end < min(n, len(d)):  # in a frame
+                if pos == seg_end:  # the frame ended between two opcodes: read on, unframed
+                    m = frame.leave()
+                    seg_end = n
+                    continue
+                if (
+                    pos > seg_end
+                    or kinds[op] == _PUSH
+                    or (op in _ARGLEN and pos + _ARGLEN[op] >= seg_end)
+                    or isinstance(exc, TruncatedPickle)
+                ):
+                    raise _crosses_frame(op, pos, seg_end) from None
+                raise _underflow(op, pos) from None
+            if isinstance(exc, TruncatedPickle):
+                raise
+            # a fixed-size push never pops: its IndexError is a read past the end (the peek at
+            # the next opcode for a run, say), however many bytes its own argument left
+            if op not in _ARGLEN or kinds[op] == _PUSH or pos + _ARGLEN[op] >= min(n, len(d)):
+                raise _truncated(n) from None
+            raise _underflow(op, pos) from None
     _periodic(st, pos, n, ops, below + len(stack), len(memo))
+    st.memo_size = (len(memo), max(len(memo), max(memo, default=-1) + 1))
     return max(pos + 1, st.frame_end), ops
+
+
+def _frame(d: bytes, pos: int, n: int, st: _State) -> int:
+    """FRAME: check it and note where it ends; returns the offset of the frame's first opcode.
+
+    A FRAME may only begin where the current frame ends (CPython's pure-Python unpickler
+    refuses "a new frame before end of current frame"), and must fit in the input.
+    """
+    if pos < st.frame_end and pos + 9 != st.frame_end:
+        raise _malformed("FRAME before the end of the current frame", pos)
+    size = int.from_bytes(d[pos + 1 : pos + 9], "little")
+    if pos + 9 > n or size > n - pos - 9:
+        raise _truncated(n)
+    st.framed = True
+    st.frame_end = pos + 9 + size
+    return pos + 9
+
+
+def _crosses_frame(op: int, pos: int, frame_end: int) -> MalformedPickle:
+    return _malformed(
+        f"{opcode_name(op)} runs past the end of its frame at offset {frame_end} (pickle.load "
+        "on a file and pickle.loads would read it differently)",
+        pos,
+    )
 
 
 def _periodic(st: _State, pos: int, n: int, ops: int, depth: int, memo_size: int) -> None:
@@ -904,21 +1032,43 @@ def _count_push(value: object) -> None:
     cls = value.__class__
     if cls is _Global:
         value.pushes += 1  # type: ignore[attr-defined]
-    elif cls is _Args:
+    elif cls is _Node and value.parent is not None:  # type: ignore[attr-defined]
         value.parent.pushes += 1  # type: ignore[attr-defined]
 
 
-def _class_args(d: bytes, items: list[_Sym], st: _State) -> _Args:
-    """The marker for a tuple whose first item is a global (see :class:`_Args`)."""
+def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) -> None:
+    """APPEND(S), SETITEM(S), ADDITEMS put ``items`` into ``target``."""
+    if target.owner is not None and not target.done:
+        _mark_mutated(target)
+    tally.insert(target, items, pos)
+    if op in (0x75, 0x73):  # SETITEMS, SETITEM: the keys are hashed
+        tally.hash_keys(items[0::2], pos)
+    elif op == 0x90:  # ADDITEMS
+        tally.hash_keys(items, pos)
+
+
+def _class_args(d: bytes, items: list[_Sym], st: _State, pos: int) -> _Node:
+    """The node of a tuple whose first item is a global (see :class:`~safepickle._nodes.Node`)."""
     first: _Global = items[0]  # type: ignore[assignment]
     second = items[1] if len(items) > 1 else None
+    node = st.tally.tuple_of(items, pos, fresh=True)
+    node.parent = first
     if len(items) == 2 and type(second) is int:
-        return _Args(first, None, _decode_str(d, second, st.names), False)
-    has_range = _RANGE in items
-    return _Args(first, second if second.__class__ is _Global else None, None, has_range)
+        node.attr = _decode_str(d, second, st.names)
+        return node
+    node.second = second if second.__class__ is _Global else None
+    node.has_range = _RANGE in items
+    return node
 
 
-def _call_with_class(func: _Global, args: _Args, st: _State, pos: int) -> _Sym:
+def _call(func: _Global, args: object, tally: Tally, pos: int) -> object:
+    """What a REDUCE or NEWOBJ of ``func`` pushes: a range, or the node of what it returns."""
+    if func.is_range:
+        return _RANGE
+    return tally.call(func, args, pos)
+
+
+def _call_with_class(func: _Global, args: _Node, st: _State, pos: int) -> _Sym:
     """REDUCE of ``func`` on a tuple that starts with a global: the getattr shape (a dotted
     name), or a constructor such as copyreg._reconstructor(cls, base, state)."""
     if func.is_getattr:
@@ -932,10 +1082,10 @@ def _call_with_class(func: _Global, args: _Args, st: _State, pos: int) -> _Sym:
         _check_range_args(func, 0x52, pos)
     if dotted in _CONSTRUCTOR_CALLERS and args.parent.is_range:
         return _RANGE  # copyreg.__newobj__(range, ...) makes a range too
-    return _Result(func, args)
+    return _call(func, args, st.tally, pos)
 
 
-def _mark_mutated(result: _Result) -> None:
+def _mark_mutated(result: _Node) -> None:
     """A call's value is being changed: remember it for the callee and the classes it got."""
     result.done = True
     result.owner.mutated = True
@@ -997,13 +1147,6 @@ def _rare(
     Returns the new position, stack segment and depth below it.
     """
     max_items = st.limits.max_container_items
-    if op == 0x95:  # FRAME
-        size = int.from_bytes(d[pos + 1 : pos + 9], "little")
-        if pos + 9 > n or size > n - pos - 9:
-            raise _truncated(n)
-        st.framed = True
-        st.frame_end = max(st.frame_end, pos + 9 + size)
-        return pos + 9, stack, below
     if op == 0x93:  # STACK_GLOBAL
         name_at = stack.pop()
         module_at = stack.pop()
@@ -1076,12 +1219,7 @@ def _rare(
         below -= len(stack) + 1
         if op == 0x64 and len(items) & 1:
             raise _malformed("odd number of items for DICT", pos)
-        if op == 0x74 and items and items[0].__class__ is _Global:
-            stack.append(_class_args(d, items, st))
-        elif op == 0x74 and _RANGE in items:
-            stack.append(_RANGE_ARGS)
-        else:
-            stack.append(_DATA)
+        stack.append(_collection(d, op, items, st, pos))
         return pos + 1, stack, below
     if op == 0x6F:  # OBJ: MARK cls *args OBJ
         items = stack
@@ -1092,7 +1230,7 @@ def _rare(
             raise _calls_non_global(op, pos)
         if _RANGE in items:
             _check_range_args(cls, op, pos)
-        stack.append(cls.result)
+        stack.append(_RANGE if cls.is_range else st.tally.call_with_items(cls, items[1:], pos))
         return pos + 1, stack, below
     if op == 0x69:  # INST module\nname\n, called with the items above the MARK
         module_raw, after = _read_line(d, pos + 1, n)
@@ -1103,19 +1241,21 @@ def _rare(
         glob = st.make_global(_utf8(module_raw, pos), _utf8(name_raw, pos), pos, "INST")
         if _RANGE in items:
             _check_range_args(glob, op, pos)
-        stack.append(glob.result)
+        stack.append(_RANGE if glob.is_range else st.tally.call_with_items(glob, items, pos))
         return after, stack, below
     if op == 0x92:  # NEWOBJ_EX cls args kwargs
         if len(stack) < 3:
             raise IndexError
-        args = stack[-2]
+        args, kwargs = stack[-2:]
         del stack[-2:]
         callee = stack[-1]
         if callee.__class__ is not _Global or callee.is_getattr:
             raise _calls_non_global(op, pos)
-        if args is _RANGE_ARGS or (args.__class__ is _Args and args.has_range):
+        if args is _RANGE_ARGS or (args.__class__ is _Node and args.has_range):
             _check_range_args(callee, op, pos)
-        stack[-1] = callee.result
+        stack[-1] = (
+            _RANGE if callee.is_range else st.tally.call_with_items(callee, [args, kwargs], pos)
+        )
         return pos + 1, stack, below
     if op in (0x82, 0x83, 0x84):
         raise _unsafe(
@@ -1153,6 +1293,25 @@ def _rare(
     return (*_text_value(d, pos, n, op, st, stack), below)
 
 
+def _collection(d: bytes, op: int, items: list[_Sym], st: _State, pos: int) -> _Sym:
+    """The value TUPLE, LIST, DICT or FROZENSET makes of the items above a MARK."""
+    tally = st.tally
+    if op == 0x74:  # TUPLE
+        if items and items[0].__class__ is _Global:
+            return _class_args(d, items, st, pos)
+        if _RANGE in items:
+            return _RANGE_ARGS
+        return tally.tuple_of(items, pos)
+    if op == 0x91:  # FROZENSET: hashes its items
+        tally.empty_sets += 1
+        tally.hash_keys(items, pos)
+        return tally.tuple_of(items, pos, frozenset_=True)
+    node = tally.container(items, pos)
+    if op == 0x64:  # DICT: hashes its keys
+        tally.hash_keys(items[0::2], pos)
+    return node
+
+
 def _text_value(
     d: bytes, pos: int, n: int, op: int, st: _State, stack: list[_Sym]
 ) -> tuple[int, list[_Sym]]:
@@ -1166,6 +1325,9 @@ def _text_value(
             raise _limit("max_int_digits", limits.max_int_digits, "a decimal integer", pos)
         if not _INT_TEXT.match(body) and not (op == 0x49 and _int_base0(body)):
             raise _malformed(f"{opcode_name(op)} argument {line[:40]!r} is not an integer", pos)
+        if len(body) > 18:  # may be 2**61-1 or more: a hash the stream chooses
+            stack.append(HASHY)
+            return after, stack
     elif op == 0x46:  # FLOAT
         if len(line) > _MAX_FLOAT_TEXT or not _FLOAT_TEXT.match(line):
             raise _malformed(f"FLOAT argument {line[:40]!r} is not a float", pos)
@@ -1229,9 +1391,9 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         limits.max_global_name_bytes,
         st.persistent_ok,
     )
-    if found is None:
+    if found is None or len(found) < 8:  # bailed, or a build without the node model
         return None
-    end, protocol, framed, opcodes, buffers, uses, persistent_ids = found
+    end, protocol, framed, opcodes, buffers, uses, persistent_ids, counts = found
     fix_imports = st.fix_imports
     table: dict[object, _Global] = {}
     for module, name, offset, opcode, pushes, called, mutated in uses:  # as make_global
@@ -1253,6 +1415,19 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
     st.framed = framed
     st.buffers = buffers
     st.persistent_ids = persistent_ids
+    # What the compiled pass counted, as Tally does (it bails on a late insertion, so the
+    # depth needs no graph): hash work, unknown keys, calls, sets, BUILD items, memo size.
+    tally = st.tally
+    (
+        tally.hash_work,
+        tally.unknown_keys,
+        tally.calls,
+        tally.empty_sets,
+        tally.build_items,
+        memo_entries,
+        memo_slots,
+    ) = counts
+    st.memo_size = (memo_entries, memo_slots)
     return end, opcodes
 
 

@@ -40,6 +40,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import safepickle
+from safepickle import LimitExceeded, Limits, Policy
 from safepickle._json import JSON_FIRST_BYTES
 
 # When a property fails, hypothesis's pytest plugin imports hypothesis.extra._patching (and
@@ -395,20 +396,41 @@ def test_deep_nesting_loads_as_pickle_loads_it(value: Any) -> None:
     check_agreement(value)
 
 
-@pytest.mark.parametrize("depth", [1_000, 100_000])
-@pytest.mark.parametrize(
+_DEPTH_SHAPES = pytest.mark.parametrize(
     ("opener", "closer"),
     [(b"]", b"a"), (b"}K\x00", b"s"), (b"(", b"t"), (b"(", b"l")],
     ids=["list-append", "dict-setitem", "tuple-mark", "list-mark"],
 )
-def test_nesting_deeper_than_pickle_can_write(depth: int, opener: bytes, closer: bytes) -> None:
-    """Hand-built streams nested far deeper than pickle.dumps can recurse: the C unpickler
-    builds them iteratively, and so must everything safepickle puts in front of it."""
+
+
+def _nested(depth: int, opener: bytes, closer: bytes) -> bytes:
     if opener == b"]":  # [[[...]]]: EMPTY_LIST * depth, then APPEND * (depth - 1)
-        data = b"\x80\x02" + opener * depth + closer * (depth - 1) + b"."
-    else:  # each level opens with a mark or a key and closes around the level inside it
-        data = b"\x80\x02" + opener * depth + b"N" + closer * depth + b"."
+        return b"\x80\x02" + opener * depth + closer * (depth - 1) + b"."
+    # each level opens with a mark or a key and closes around the level inside it
+    return b"\x80\x02" + opener * depth + b"N" + closer * depth + b"."
+
+
+@pytest.mark.parametrize("depth", [1_000, Limits().max_depth])
+@_DEPTH_SHAPES
+def test_nesting_up_to_max_depth_loads(depth: int, opener: bytes, closer: bytes) -> None:
+    """Hand-built streams nested as deep as max_depth allows (deeper than pickle.dumps can
+    recurse before 3.13): the C unpickler builds them iteratively, and so must everything
+    safepickle puts in front of it."""
+    data = _nested(depth, opener, closer)
     assert_same(safepickle.loads(data), pickle.loads(data))
+
+
+@_DEPTH_SHAPES
+def test_nesting_past_max_depth_is_refused_unless_raised(opener: bytes, closer: bytes) -> None:
+    """One level past max_depth is refused before anything runs; a policy that raises the
+    limit loads it (100,000 levels: the C unpickler and CPython's trashcan cope with lists,
+    dicts and tuples; slices and deques are what the limit protects)."""
+    limit = Limits().max_depth
+    with pytest.raises(LimitExceeded, match="max_depth"):
+        safepickle.loads(_nested(limit + 1, opener, closer))
+    data = _nested(100_000, opener, closer)
+    raised = Policy(limits=Limits(max_depth=100_001))
+    assert_same(safepickle.loads(data, policy=raised), pickle.loads(data))
 
 
 # === 2. shared and recursive references =======================================================

@@ -1,0 +1,331 @@
+"""What a stream builds, as the verifier sees it: nodes with a depth, a size and a hash cost.
+
+The verifier's symbolic stack holds plain values as one shared marker; every value that
+*contains* others (a list, dict, set, tuple, the result of a call) is a :class:`Node`, shared by
+identity through the memo and ``DUP`` exactly as the object it stands for will be. A node knows
+
+* ``depth``: how deeply the value nests (1 for an empty container, scalars count 0). CPython
+  hashes tuples and frees slices and deques recursively in C without a guard, so anything deeper
+  than ``Limits.max_depth`` is refused;
+* ``cost``: how many values it holds *unfolded* (a tuple built from itself with ``DUP`` n times
+  holds 2**n), saturating at :data:`COST_CAP`; ``hcost``: what hashing it walks (through tuples
+  and frozensets; a list stops a hash at once, a call's result is charged its whole cost);
+* ``items``: how many items it holds (what a ``BUILD`` copies into an instance's ``__dict__``).
+
+Depth is tracked when a value is built and when items go into it. That is exact while every
+value is complete before it goes into another, which is how a pickler writes acyclic data. An
+item can also go into a value that already sits inside another (a *sealed* one: recursive data,
+or an attacker growing a chain out of order through the memo); then the containers above it
+grow too without being told. The tally notes such a *late* insertion and, at the end, computes
+the depth from the edges recorded on the way (:func:`graph_depth`): the longest path, where a
+strongly connected group counts as its size (freeing a cycle frees its members recursively).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import LimitExceeded
+
+__all__ = ["COST_CAP", "HASHY", "Node", "Tally", "graph_depth"]
+
+#: costs saturate here, so that 2**n leaves do not make a 2**n-bit Python int (and C agrees)
+COST_CAP = 1 << 62
+
+#: the marker of a plain value whose hash an attacker can choose: an int of 8 bytes or more
+#: (ints hash modulo 2**61-1; smaller ones hash to themselves, so distinct ones never collide)
+HASHY = object()
+
+
+class Node:
+    """One value that contains others; see the module docstring.
+
+    Call results also say who made them (``owner``, the callee's ``_Global``; ``args`` when the
+    call named classes in its arguments) and whether a change to one was already recorded
+    (``done``). A tuple whose first item is a global (``(cls, base, state)`` for copyreg's
+    constructors, ``(Outer, "Inner")`` for a nested class) keeps that global as ``parent``,
+    its second item when that is a global too as ``second``, the name in the getattr shape as
+    ``attr``. ``frozen`` nodes are shared by every tuple of a few plain values: never changed.
+    """
+
+    __slots__ = (
+        "args",
+        "attr",
+        "cost",
+        "depth",
+        "done",
+        "frozen",
+        "has_range",
+        "hashy",
+        "hcost",
+        "items",
+        "owner",
+        "parent",
+        "sealed",
+        "second",
+    )
+
+    def __init__(
+        self,
+        depth: int = 1,
+        cost: int = 1,
+        hcost: int = 1,
+        items: int = 0,
+        hashy: bool = False,
+        owner: Any = None,
+    ) -> None:
+        self.depth = depth
+        self.cost = cost
+        self.hcost = hcost
+        self.items = items
+        self.hashy = hashy
+        self.owner = owner
+        self.args: Node | None = None
+        self.done = False
+        self.sealed = False
+        self.frozen = False
+        self.parent: Any = None
+        self.second: Any = None
+        self.attr: str | None = None
+        self.has_range = False
+
+
+def _flat(size: int) -> Node:
+    node = Node(1, 1 + size, 1 + size, size)
+    node.frozen = True
+    return node
+
+
+#: the node of every tuple of 0-3 plain values (TUPLE1/2/3 of scalars): nothing to track
+FLAT_TUPLES = (_flat(0), _flat(1), _flat(2), _flat(3))
+
+
+class Tally:
+    """What one pass counts beyond the symbolic stack: depth edges, hash work, allocation."""
+
+    __slots__ = (
+        "build_items",
+        "calls",
+        "children",
+        "empty_sets",
+        "hash_work",
+        "late",
+        "max_depth",
+        "max_hash_work",
+        "parents",
+        "unknown_keys",
+    )
+
+    def __init__(self, max_depth: int, max_hash_work: int) -> None:
+        self.max_depth = max_depth
+        self.max_hash_work = max_hash_work
+        #: an item went into a value that was already inside another
+        self.late = False
+        #: every (container, contained node) pair, for :func:`graph_depth`
+        self.parents: list[Node] = []
+        self.children: list[Node] = []
+        #: values hashed (unfolded) as dict keys and set members by opcodes
+        self.hash_work = 0
+        #: of those keys, the ones whose hash the stream could have chosen (see HASHY)
+        self.unknown_keys = 0
+        #: calls (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST): each makes an object
+        self.calls = 0
+        #: EMPTY_SET and FROZENSET: a set costs 216 bytes from one opcode
+        self.empty_sets = 0
+        #: items BUILD copies from a state into an instance
+        self.build_items = 0
+
+    def too_deep(self, depth: int, pos: int) -> LimitExceeded:
+        return LimitExceeded.of("max_depth", self.max_depth, f"a value nested {depth:,} deep", pos)
+
+    def container(self, items: Sequence[object], pos: int) -> Node:
+        """The node of a list, dict or set built from ``items`` at once (LIST, DICT)."""
+        node = Node(1, 1, 1, 0)
+        if items:
+            self.insert(node, items, pos)
+        return node
+
+    def tuple_of(
+        self, items: Sequence[object], pos: int, frozenset_: bool = False, fresh: bool = False
+    ) -> Node:
+        """The node of a tuple (or frozenset) of ``items``: immutable, so exact from now on.
+
+        A tuple of up to three plain values shares one node of its size, unless ``fresh``."""
+        size = len(items)
+        if (
+            size <= 3
+            and not (frozenset_ or fresh)
+            and Node not in map(type, items)
+            and HASHY not in items
+        ):
+            return FLAT_TUPLES[size]
+        depth = 1
+        cost = hcost = 1 + size
+        hashy = frozenset_
+        inner: list[Node] = []
+        for value in items:
+            if value.__class__ is Node:
+                node: Node = value
+                node.sealed = True
+                inner.append(node)
+                if node.depth >= depth:
+                    depth = node.depth + 1
+                cost += node.cost - 1
+                hcost += node.hcost - 1
+                hashy = hashy or node.hashy
+            elif value is HASHY:
+                hashy = True
+        if depth > self.max_depth:
+            raise self.too_deep(depth, pos)
+        result = Node(depth, min(cost, COST_CAP), min(hcost, COST_CAP), size, hashy)
+        self.parents.extend([result] * len(inner))
+        self.children.extend(inner)
+        return result
+
+    def call(self, owner: Any, args: object, pos: int) -> Node:
+        """The node of what calling ``owner`` on ``args`` returns: it may hold all of args."""
+        self.calls += 1
+        if args.__class__ is not Node:
+            return Node(1, 2, 2, 0, True, owner)
+        node: Node = args
+        node.sealed = True
+        result = Node(node.depth, node.cost, node.cost, node.items, True, owner)
+        if node.parent is not None:
+            result.args = node
+        self.parents.append(result)
+        self.children.append(node)
+        return result
+
+    def call_with_items(self, owner: Any, items: Sequence[object], pos: int) -> Node:
+        """OBJ and INST: the call's arguments are the items above a MARK."""
+        result = Node(1, 1, 1, 0, True, owner)
+        self.calls += 1
+        if items:
+            self.insert(result, items, pos)
+        return result
+
+    def insert(self, target: Node, items: Sequence[object], pos: int) -> None:
+        """``items`` go into ``target``: APPEND(S), SETITEM(S), ADDITEMS, BUILD, a call."""
+        if target.frozen:
+            return  # a tuple: the opcode fails when it runs
+        if target.sealed:
+            self.late = True
+        count = len(items)
+        target.items += count
+        cost = target.cost + count
+        if Node in map(type, items):
+            depth = target.depth
+            parents = self.parents
+            children = self.children
+            for value in items:
+                if value.__class__ is Node:
+                    node: Node = value
+                    node.sealed = True
+                    parents.append(target)
+                    children.append(node)
+                    if node.depth >= depth:
+                        depth = node.depth + 1
+                    cost += node.cost - 1
+            if depth > self.max_depth:
+                raise self.too_deep(depth, pos)
+            target.depth = depth
+        target.cost = cost = min(cost, COST_CAP)
+        if target.owner is not None:
+            target.hcost = cost  # an object's own __hash__ may walk all it holds
+
+    def hash_keys(self, keys: Sequence[object], pos: int) -> None:
+        """``keys`` are hashed (dict keys, set members): charge what hashing them walks."""
+        work = len(keys)
+        if Node in map(type, keys) or HASHY in keys:
+            for key in keys:
+                if key.__class__ is Node:
+                    work += key.hcost - 1
+                    if key.hashy:
+                        self.unknown_keys += 1
+                elif key is HASHY:
+                    self.unknown_keys += 1
+        self.hash_work += work
+        if self.hash_work > self.max_hash_work:
+            raise LimitExceeded.of(
+                "max_hash_work", self.max_hash_work, "the values hashed as keys, unfolded,", pos
+            )
+
+    def build(self, target: Node, state: object, pos: int) -> None:
+        """BUILD: ``state`` goes into ``target``, and its items are copied into the instance."""
+        if state.__class__ is Node:
+            self.build_items += state.items
+        self.insert(target, (state,), pos)
+
+
+def graph_depth(parents: Sequence[Node], children: Sequence[Node]) -> int:
+    """The depth of the deepest value, from every (container, item) edge of a stream.
+
+    The longest path through the containment graph, where a strongly connected group of values
+    (a cycle) counts as many levels as it has members. Iterative Tarjan, then the longest path
+    over the groups in the order Tarjan finishes them (every group after all it reaches).
+    """
+    index_of: dict[int, int] = {}
+    nodes: list[Node] = []
+    for node in (*parents, *children):
+        if id(node) not in index_of:
+            index_of[id(node)] = len(nodes)
+            nodes.append(node)
+    count = len(nodes)
+    adjacency: list[list[int]] = [[] for _ in range(count)]
+    for parent, child in zip(parents, children, strict=True):
+        adjacency[index_of[id(parent)]].append(index_of[id(child)])
+    order = [-1] * count  # Tarjan's discovery index
+    low = [0] * count
+    group = [-1] * count
+    on_stack = [False] * count
+    stack: list[int] = []
+    group_size: list[int] = []
+    group_depth: list[int] = []
+    counter = 0
+    for root in range(count):
+        if order[root] >= 0:
+            continue
+        work = [(root, 0)]
+        order[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        while work:
+            vertex, edge = work[-1]
+            edges = adjacency[vertex]
+            if edge < len(edges):
+                work[-1] = (vertex, edge + 1)
+                nxt = edges[edge]
+                if order[nxt] < 0:
+                    order[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack[nxt] = True
+                    work.append((nxt, 0))
+                elif on_stack[nxt] and order[nxt] < low[vertex]:
+                    low[vertex] = order[nxt]
+                continue
+            work.pop()
+            if work and low[vertex] < low[work[-1][0]]:
+                low[work[-1][0]] = low[vertex]
+            if low[vertex] != order[vertex]:
+                continue
+            members = []
+            while True:
+                member = stack.pop()
+                on_stack[member] = False
+                group[member] = len(group_size)
+                members.append(member)
+                if member == vertex:
+                    break
+            this = len(group_size)
+            below = 0
+            for member in members:
+                for nxt in adjacency[member]:
+                    other = group[nxt]
+                    if other != this and group_depth[other] > below:
+                        below = group_depth[other]
+            group_size.append(len(members))
+            group_depth.append(len(members) + below)
+    return max(group_depth, default=0)
