@@ -13,8 +13,8 @@ identity through the memo and ``DUP`` exactly as the object it stands for will b
 * ``items``: how many items it holds (what a ``BUILD`` copies into an instance's ``__dict__``).
 
 Depth is tracked when a value is built and when items go into it. That is exact while every
-value is complete before it goes into another, which is how a pickler writes acyclic data. An
-item can also go into a value that already sits inside another (a *sealed* one: recursive data,
+value is complete before it goes into another, which is how a pickler writes acyclic data. A
+node can also go into a value that already sits inside another (a *sealed* one: recursive data,
 or an attacker growing a chain out of order through the memo); then the containers above it
 grow too without being told. The tally notes such a *late* insertion and, at the end, computes
 the depth from the edges recorded on the way (:func:`graph_depth`): the longest path, where a
@@ -28,14 +28,22 @@ from typing import Any
 
 from .errors import LimitExceeded
 
-__all__ = ["COST_CAP", "HASHY", "Node", "Tally", "graph_depth"]
+__all__ = ["COST_CAP", "HASHY", "SPECIAL", "Node", "Tally", "graph_depth"]
 
 #: costs saturate here, so that 2**n leaves do not make a 2**n-bit Python int (and C agrees)
 COST_CAP = 1 << 62
 
+
+class _HashyInt:
+    """The type of :data:`HASHY` (a type of its own, so that one C-speed pass over a batch's
+    types finds both nodes and hashy ints: ``SPECIAL.isdisjoint(map(type, items))``)."""
+
+    __slots__ = ()
+
+
 #: the marker of a plain value whose hash an attacker can choose: an int of 8 bytes or more
 #: (ints hash modulo 2**61-1; smaller ones hash to themselves, so distinct ones never collide)
-HASHY = object()
+HASHY = _HashyInt()
 
 
 class Node:
@@ -66,6 +74,15 @@ class Node:
         "second",
     )
 
+    # Only what every node needs is set in __init__ (it runs once per container the stream
+    # makes): ``args`` and ``done`` are set on call results (``owner`` is not None), ``second``,
+    # ``attr`` and ``has_range`` on tuples that start with a global (``parent`` is not None).
+    args: Node | None
+    done: bool
+    second: Any
+    attr: str | None
+    has_range: bool
+
     def __init__(
         self,
         depth: int = 1,
@@ -81,14 +98,13 @@ class Node:
         self.items = items
         self.hashy = hashy
         self.owner = owner
-        self.args: Node | None = None
-        self.done = False
         self.sealed = False
         self.frozen = False
         self.parent: Any = None
-        self.second: Any = None
-        self.attr: str | None = None
-        self.has_range = False
+
+
+#: the types of the values a batch must look at one by one: nodes and hashy ints
+SPECIAL = frozenset({Node, _HashyInt})
 
 
 def _flat(size: int) -> Node:
@@ -153,12 +169,7 @@ class Tally:
 
         A tuple of up to three plain values shares one node of its size, unless ``fresh``."""
         size = len(items)
-        if (
-            size <= 3
-            and not (frozenset_ or fresh)
-            and Node not in map(type, items)
-            and HASHY not in items
-        ):
+        if size <= 3 and not (frozenset_ or fresh) and SPECIAL.isdisjoint(map(type, items)):
             return FLAT_TUPLES[size]
         depth = 1
         cost = hcost = 1 + size
@@ -187,19 +198,24 @@ class Tally:
         """The node of what calling ``owner`` on ``args`` returns: it may hold all of args."""
         self.calls += 1
         if args.__class__ is not Node:
-            return Node(1, 2, 2, 0, True, owner)
+            result = Node(1, 2, 2, 0, True, owner)
+            result.args = None
+            result.done = False
+            return result
         node: Node = args
         node.sealed = True
         result = Node(node.depth, node.cost, node.cost, node.items, True, owner)
-        if node.parent is not None:
-            result.args = node
+        result.args = node if node.parent is not None else None
+        result.done = False
         self.parents.append(result)
         self.children.append(node)
         return result
 
     def call_with_items(self, owner: Any, items: Sequence[object], pos: int) -> Node:
-        """OBJ and INST: the call's arguments are the items above a MARK."""
+        """OBJ, INST, NEWOBJ_EX: the call holds the items it was given (above a MARK)."""
         result = Node(1, 1, 1, 0, True, owner)
+        result.args = None
+        result.done = False
         self.calls += 1
         if items:
             self.insert(result, items, pos)
@@ -209,15 +225,14 @@ class Tally:
         """``items`` go into ``target``: APPEND(S), SETITEM(S), ADDITEMS, BUILD, a call."""
         if target.frozen:
             return  # a tuple: the opcode fails when it runs
-        if target.sealed:
-            self.late = True
         count = len(items)
         target.items += count
         cost = target.cost + count
-        if Node in map(type, items):
+        if not SPECIAL.isdisjoint(map(type, items)):
             depth = target.depth
             parents = self.parents
             children = self.children
+            before = len(children)
             for value in items:
                 if value.__class__ is Node:
                     node: Node = value
@@ -229,15 +244,18 @@ class Tally:
                     cost += node.cost - 1
             if depth > self.max_depth:
                 raise self.too_deep(depth, pos)
+            if target.sealed and len(children) != before:  # a node into a value inside another
+                self.late = True
             target.depth = depth
-        target.cost = cost = min(cost, COST_CAP)
+        cost = min(cost, COST_CAP)
+        target.cost = cost
         if target.owner is not None:
             target.hcost = cost  # an object's own __hash__ may walk all it holds
 
     def hash_keys(self, keys: Sequence[object], pos: int) -> None:
         """``keys`` are hashed (dict keys, set members): charge what hashing them walks."""
         work = len(keys)
-        if Node in map(type, keys) or HASHY in keys:
+        if not SPECIAL.isdisjoint(map(type, keys)):
             for key in keys:
                 if key.__class__ is Node:
                     work += key.hcost - 1

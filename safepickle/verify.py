@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
 
-from ._nodes import HASHY, Tally, graph_depth
+from ._nodes import COST_CAP, FLAT_TUPLES, HASHY, SPECIAL, Tally, graph_depth
 from ._nodes import Node as _Node
 from .decision import GlobalRef
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
@@ -137,6 +137,7 @@ _CONSTRUCTOR_CALLERS = frozenset(
 )
 
 _Sym = object | int | _Global | _Node
+_COST_CAP = COST_CAP
 
 
 @dataclass(frozen=True)
@@ -644,6 +645,8 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
     u32 = _U32
     DATA = _DATA
     Node = _Node
+    flat = FLAT_TUPLES
+    special = SPECIAL
     tally = st.tally
     m = frame.view
     seg_end = n  # where reads must stop: the end of the input, or of the current frame
@@ -804,18 +807,29 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             pos += 1
                         else:  # APPEND, SETITEM
                             if kind == _APPEND:
-                                items = stack[-1:]
-                                del stack[-1]
-                            else:
+                                item = stack.pop()
+                                target = stack[-1]
+                                if target.__class__ is Node:
+                                    if (
+                                        item is DATA and target.owner is None and not target.frozen
+                                    ):  # one plain value into a container: _changed's work
+                                        target.items += 1
+                                        if target.cost < _COST_CAP:
+                                            target.cost += 1
+                                    else:
+                                        _changed(target, [item], op, tally, pos)
+                                elif target.__class__ is _Global:
+                                    raise _modifies_global(op, target, pos)
+                            else:  # SETITEM
                                 if len(stack) < 3:
                                     raise IndexError
                                 items = stack[-2:]
                                 del stack[-2:]
-                            target = stack[-1]
-                            if target.__class__ is Node:
-                                _changed(target, items, op, tally, pos)
-                            elif target.__class__ is _Global:
-                                raise _modifies_global(op, target, pos)
+                                target = stack[-1]
+                                if target.__class__ is Node:
+                                    _changed(target, items, op, tally, pos)
+                                elif target.__class__ is _Global:
+                                    raise _modifies_global(op, target, pos)
                             pos += 1
                     elif kind <= _BUILD:
                         if len(stack) + below > max_depth:
@@ -830,8 +844,10 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                 push(_class_args(d, items, st, pos))
                             elif _RANGE in items:
                                 push(_RANGE_ARGS)
-                            else:
+                            elif not special.isdisjoint(map(type, items)):
                                 push(tally.tuple_of(items, pos))
+                            else:  # plain values only: the shared node of their count
+                                push(flat[count])
                             pos += 1
                         elif kind == _REDUCE:
                             args = stack.pop()
@@ -852,7 +868,11 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             cls = stack[-1]
                             if cls.__class__ is not _Global or cls.is_getattr:
                                 raise _calls_non_global(op, pos)
-                            if args is _RANGE_ARGS or (args.__class__ is Node and args.has_range):
+                            if args is _RANGE_ARGS or (
+                                args.__class__ is Node
+                                and args.parent is not None
+                                and args.has_range
+                            ):
                                 _check_range_args(cls, op, pos)
                             stack[-1] = _call(cls, args, tally, pos)
                             pos += 1
@@ -1037,14 +1057,47 @@ def _count_push(value: object) -> None:
 
 
 def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) -> None:
-    """APPEND(S), SETITEM(S), ADDITEMS put ``items`` into ``target``."""
+    """APPEND(S), SETITEM(S), ADDITEMS put ``items`` into ``target``: Tally.insert and
+    Tally.hash_keys, inline (this runs once per batch of every container)."""
     if target.owner is not None and not target.done:
         _mark_mutated(target)
-    tally.insert(target, items, pos)
-    if op in (0x75, 0x73):  # SETITEMS, SETITEM: the keys are hashed
-        tally.hash_keys(items[0::2], pos)
-    elif op == 0x90:  # ADDITEMS
-        tally.hash_keys(items, pos)
+    if target.frozen:
+        return  # a tuple: the opcode fails when it runs
+    count = len(items)
+    target.items += count
+    cost = target.cost + count
+    special = items.count(_DATA) != count and not SPECIAL.isdisjoint(map(type, items))
+    if special:
+        depth = target.depth
+        parents = tally.parents
+        children = tally.children
+        before = len(children)
+        for value in items:
+            if value.__class__ is _Node:
+                value.sealed = True
+                parents.append(target)
+                children.append(value)
+                if value.depth >= depth:
+                    depth = value.depth + 1
+                cost += value.cost - 1
+        if depth > tally.max_depth:
+            raise tally.too_deep(depth, pos)
+        if target.sealed and len(children) != before:  # a node into a value inside another
+            tally.late = True
+        target.depth = depth
+    cost = min(cost, COST_CAP)
+    target.cost = cost
+    if target.owner is not None:
+        target.hcost = cost  # an object's own __hash__ may walk all it holds
+    if op in (0x61, 0x65):  # APPEND(S): nothing is hashed
+        return
+    keys = items if op == 0x90 else items[0::2]  # ADDITEMS: every item; SETITEM(S): keys
+    if special:
+        tally.hash_keys(keys, pos)
+        return
+    tally.hash_work += len(keys)
+    if tally.hash_work > tally.max_hash_work:
+        tally.hash_keys((), pos)  # raises, with the limit's message
 
 
 def _class_args(d: bytes, items: list[_Sym], st: _State, pos: int) -> _Node:
@@ -1053,6 +1106,9 @@ def _class_args(d: bytes, items: list[_Sym], st: _State, pos: int) -> _Node:
     second = items[1] if len(items) > 1 else None
     node = st.tally.tuple_of(items, pos, fresh=True)
     node.parent = first
+    node.attr = None
+    node.second = None
+    node.has_range = False
     if len(items) == 2 and type(second) is int:
         node.attr = _decode_str(d, second, st.names)
         return node
@@ -1251,7 +1307,9 @@ def _rare(
         callee = stack[-1]
         if callee.__class__ is not _Global or callee.is_getattr:
             raise _calls_non_global(op, pos)
-        if args is _RANGE_ARGS or (args.__class__ is _Node and args.has_range):
+        if args is _RANGE_ARGS or (
+            args.__class__ is _Node and args.parent is not None and args.has_range
+        ):
             _check_range_args(callee, op, pos)
         stack[-1] = (
             _RANGE if callee.is_range else st.tally.call_with_items(callee, [args, kwargs], pos)
@@ -1389,6 +1447,8 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         limits.max_globals,
         MAX_NAME_BYTES,
         limits.max_global_name_bytes,
+        limits.max_depth,
+        limits.max_hash_work,
         st.persistent_ok,
     )
     if found is None or len(found) < 8:  # bailed, or a build without the node model
