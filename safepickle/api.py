@@ -16,7 +16,7 @@ from typing import Any
 from ._json import JSON_FIRST_BYTES, JsonDocument, decode_whole, encode_plain, scan_json
 from ._resolve import approve, decide_all
 from ._source import ReadableFile, WritableFile, iter_stream, read_one
-from ._unpickler import SafeUnpickler, SliceReader
+from ._unpickler import SafeUnpickler, SliceReader, inspect_stream, own_bytes, stream_bytes
 from .audit.digest import Digest
 from .audit.event import call_site
 from .context import LoadContext, LoadEvent
@@ -145,14 +145,13 @@ def _execute(
         digest = Digest(data, verified.start, verified.end)  # hashed beside the load
     try:
         approved = approve(verified, policy, decisions)
+        # The stream as bytes of its own (``data`` itself for loads): what plugins inspect and
+        # the unpickler reads. The unpickler copied a file's buffer anyway; done first, a view
+        # a plugin keeps, or a raised exception's traceback keeps, never pins that buffer,
+        # which grows for the next pickle (load_all), or the caller's.
+        stream = stream_bytes(data, verified.start, verified.end)
         if manager.has_inspectors:
-            # released on return: a file's buffer (a bytearray) must be free to grow again
-            with (
-                memoryview(data) as whole,
-                whole[verified.start : verified.end] as part,
-                part.toreadonly() as stream,
-            ):
-                manager.inspect(stream, verified, policy)
+            inspect_stream(stream, 0, len(stream), verified, policy)
         buffers = None
         if options.buffers is not None:
             buffers = list(options.buffers)
@@ -161,19 +160,20 @@ def _execute(
                 f"the stream refers to {verified.out_of_band_buffers} out-of-band buffer(s) "
                 f"but {len(buffers or ())} were given (pass them as buffers=...)"
             )
-        file = SliceReader(data, verified.start, verified.end)
-        unpickler = SafeUnpickler(
-            file,
-            approved=approved,
-            manager=manager,
-            context=context,
-            fix_imports=options.fix_imports,
-            encoding=options.encoding,
-            errors=options.errors,
-            buffers=buffers,
-        )
+        file = SliceReader(stream, 0, len(stream))
         try:
-            result = unpickler.load()
+            # No local holds the unpickler: if the load raises, it is freed before the error
+            # leaves, with its stack and memo (views of the caller's out-of-band buffers).
+            result = SafeUnpickler(
+                file,
+                approved=approved,
+                manager=manager,
+                context=context,
+                fix_imports=options.fix_imports,
+                encoding=options.encoding,
+                errors=options.errors,
+                buffers=buffers,
+            ).load()
         except SafePickleError:
             raise
         except Exception as exc:
@@ -185,6 +185,7 @@ def _execute(
         if options.schema is not None:
             result = _validate_schema(result, options.schema, policy)
     except SafePickleError as exc:
+        result = None  # refused by a validator: it may hold views of out-of-band buffers
         if digest is not None:
             _audit(policy, data, verified, decisions, source, exc, started, digest=digest)
         raise
@@ -341,21 +342,15 @@ def loads(
     .. versionadded:: 0.1
     """
     started = time.perf_counter()
+    data = own_bytes(data)
     effective = _policy_for(policy, allow)
-    if type(data) is bytes and data and data[0] in JSON_FIRST_BYTES and schema is None:
+    if data and data[0] in JSON_FIRST_BYTES and schema is None:
         manager = effective.manager
         if not (manager.has_auditors or manager.has_validators):
             return decode_whole(data, effective.limits)  # JSON, nothing to tell: the fast way
     options = _Options(fix_imports, encoding, errors, buffers, schema)
-    if not isinstance(data, (bytes, bytearray)):
-        try:
-            data = bytes(data)
-        except TypeError:
-            raise TypeError(
-                f"a bytes-like object is required, not {type(data).__name__!r}"
-            ) from None
     digest = None
-    if type(data) is bytes and effective.manager.has_auditors:
+    if effective.manager.has_auditors:
         digest = Digest(data, 0, len(data))  # a large input: hashed while it is verified
     try:
         verified = _verifier(effective, options)(data, 0)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from .. import api
+from .._unpickler import own_bytes
 from ..decision import Decision, GlobalRef
 from ..errors import ForbiddenGlobal
 from ..hookspecs import hookimpl
@@ -73,6 +74,10 @@ def loads(
 ) -> Any:
     """:func:`pickle.loads` under the active patch: :func:`safepickle.loads` with its policy
     (bytes after the pickle's STOP are refused, as safepickle.loads does)."""
+    # Replaced before anything can raise: callers hand pickle.loads views of live buffers
+    # (multiprocessing's Connection.recv passes BytesIO.getbuffer()), and this frame, which a
+    # refusal's traceback keeps, must not keep such a view.
+    data = own_bytes(data)
     try:
         return api.loads(
             data,

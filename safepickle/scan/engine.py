@@ -23,6 +23,7 @@ from typing import Any
 
 from .._json import JSON_FIRST_BYTES, JsonDocument, scan_json
 from .._resolve import approve, decide_all
+from .._unpickler import inspect_stream
 from ..containers import MAX_DEPTH, Buffer, ContainerError, ContainerStream, Member
 from ..containers import builtin as builtin_openers
 from ..containers.sniff import looks_like_pickle
@@ -269,12 +270,8 @@ class Scanner:
             try:
                 approve(verified, self.policy, policy_decisions)
                 if self.policy.manager.has_inspectors and problem is None:
-                    with (
-                        memoryview(data) as whole,
-                        whole[verified.start : verified.end] as part,
-                        part.toreadonly() as stream,
-                    ):
-                        self.policy.manager.inspect(stream, verified, self.policy)
+                    # as a load inspects: no view outlives the call, whatever a plugin raised
+                    inspect_stream(data, verified.start, verified.end, verified, self.policy)
             except (UnsafeOpcode, LimitExceeded, MalformedPickle) as exc:
                 problem = _problem(exc)
             except ForbiddenGlobal as exc:
