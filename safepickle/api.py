@@ -1,7 +1,7 @@
 """The public entry points: ``load``, ``loads``, ``load_all``, ``Unpickler``, ``dump(s)``.
 
 Every entry point takes one path: read (bounded) -> verify (static) -> decide every global ->
-resolve the allowed ones -> execute on :class:`SafeUnpickler` -> validate hooks -> audit.
+resolve the allowed ones -> execute (:mod:`safepickle._execution`) -> validate hooks -> audit.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ._execution import execute
 from ._json import JSON_FIRST_BYTES, JsonDocument, decode_whole, encode_plain, scan_json
 from ._resolve import approve, decide_all
 from ._source import ReadableFile, WritableFile, iter_stream, read_one
-from ._unpickler import SafeUnpickler, SliceReader, inspect_stream, own_bytes, stream_bytes
+from ._unpickler import SliceReader, inspect_stream, own_bytes, stream_bytes
 from .audit.digest import Digest
 from .audit.event import call_site
 from .context import LoadContext, LoadEvent
@@ -162,10 +163,12 @@ def _execute(
             )
         file = SliceReader(stream, 0, len(stream))
         try:
-            # No local holds the unpickler: if the load raises, it is freed before the error
-            # leaves, with its stack and memo (views of the caller's out-of-band buffers).
-            result = SafeUnpickler(
+            # No local here holds the unpickler: if the load raises, it is freed before the
+            # error leaves, with its stack and memo (views of the caller's out-of-band buffers).
+            result = execute(
                 file,
+                verified,
+                policy.limits,
                 approved=approved,
                 manager=manager,
                 context=context,
@@ -173,7 +176,7 @@ def _execute(
                 encoding=options.encoding,
                 errors=options.errors,
                 buffers=buffers,
-            ).load()
+            )
         except SafePickleError:
             raise
         except Exception as exc:

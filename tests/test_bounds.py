@@ -1,0 +1,341 @@
+"""The bounds the verifier puts on what a stream *builds*: depth, hash work, allocation, frames.
+
+Each hostile stream here is hand-assembled and small; the same classes at 1-10 MB are in
+``tests/test_hostile_round2.py`` (in subprocesses) and ``benchmarks/adversarial.py``. Every
+verdict is checked with both verifiers (``verify_both``): the compiled pass may only accept what
+the Python pass accepts, with the same result.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import struct
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+import safepickle
+from safepickle import LimitExceeded, Limits, MalformedPickle
+from safepickle._nodes import Node, Tally, graph_depth
+from safepickle.verify import Verified, _verify_with
+
+DEFAULT = Limits()
+P = 2**61 - 1  # CPython's hash modulus for ints
+
+
+def verify_both(data: bytes, limits: Limits = DEFAULT) -> Verified:
+    """The Python pass's verdict; the compiled pass must agree or bail."""
+    expected = _verify_with("python", data, limits=limits)
+    compiled = _verify_with("c", data, limits=limits)
+    assert compiled is None or compiled == expected
+    return expected
+
+
+def refused_by_both(data: bytes, limit: str, limits: Limits = DEFAULT) -> None:
+    with pytest.raises(LimitExceeded) as python:
+        _verify_with("python", data, limits=limits)
+    assert python.value.limit == limit
+    # the compiled pass bails on anything it would refuse (the Python pass then says why), or
+    # accepts the opcodes and verify() refuses the totals it returned
+    outcome: object
+    try:
+        outcome = _verify_with("c", data, limits=limits)
+    except LimitExceeded as exc:
+        outcome = exc.limit
+    assert outcome in (None, limit), "the compiled pass accepted what the Python pass refuses"
+
+
+def memoized_global(module: bytes, name: bytes, index: int) -> bytes:
+    return b"c" + module + b"\n" + name + b"\nq" + bytes([index])
+
+
+# --- depth ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: b"\x80\x02)" + b"\x85" * n + b".",  # TUPLE1 of TUPLE1 of ...
+        lambda n: b"\x80\x02N" + b"\x85" * n + b".",
+        lambda n: b"\x80\x02" + b"]" * n + b"a" * (n - 1) + b".",  # APPEND chain
+        lambda n: b"\x80\x02" + b"(" * n + b"t" * n + b".",  # MARK ... TUPLE
+        lambda n: _slice_chain(n),  # noqa: PLW0108 (defined below)
+    ],
+    ids=["tuple1-of-empty", "tuple1-of-none", "append-chain", "mark-tuple", "slice-chain"],
+)
+def test_depth_past_max_depth_is_refused(make: Any) -> None:
+    refused_by_both(make(DEFAULT.max_depth + 2), "max_depth")
+    verify_both(make(DEFAULT.max_depth - 2))
+
+
+def _deque_chain_out_of_order(count: int) -> bytes:
+    """count deques made first (memoized), then each linked into the previous one through the
+    memo: every link goes into a deque already inside another, so tracking at insertion time
+    alone would see depth 2 everywhere."""
+    out = [b"\x80\x02", memoized_global(b"collections", b"deque", 0)]
+    for i in range(count):
+        out.append(b"h\x00)Rr" + struct.pack("<I", i + 1) + b"0")
+    out.append(b"j" + struct.pack("<I", 1))  # the head, left on the stack as the result
+    for i in range(1, count):
+        out.append(b"j" + struct.pack("<I", i) + b"j" + struct.pack("<I", i + 1) + b"a0")
+    out.append(b".")
+    return b"".join(out)
+
+
+def test_a_chain_grown_out_of_order_through_the_memo_is_refused() -> None:
+    data = _deque_chain_out_of_order(DEFAULT.max_depth + 10)
+    refused_by_both(data, "max_depth")
+    assert pickle.loads(_deque_chain_out_of_order(50))  # the shape is what it claims
+    loaded = safepickle.loads(_deque_chain_out_of_order(50))
+    links = 0
+    while loaded:  # the last deque is empty
+        loaded, links = loaded[0], links + 1
+    assert links == 49
+
+
+def test_a_cycle_counts_as_deep_as_it_is_long() -> None:
+    """A ring of deques: the garbage collector frees it recursively, member by member."""
+    count = DEFAULT.max_depth + 10
+    data = _deque_chain_out_of_order(count)
+    ring = data[:-1] + b"j" + struct.pack("<I", count) + b"j" + struct.pack("<I", 1) + b"a0."
+    refused_by_both(ring, "max_depth")
+
+
+def test_recursive_data_within_the_limit_loads() -> None:
+    """Back references (a list holding itself, parent pointers) make late insertions: the
+    depth then comes from the whole graph, and ordinary recursive data passes."""
+    me: list[Any] = []
+    me.append(me)
+    tree: dict[str, Any] = {"children": []}
+    for _ in range(200):
+        tree["children"].append({"parent": tree, "children": [1, 2]})
+    ring = collections.deque()
+    ring.append([ring])
+    for value in (me, tree, ring):
+        for protocol in range(6):
+            loaded = safepickle.loads(pickle.dumps(value, protocol))
+            assert pickle.dumps(loaded, 4) == pickle.dumps(value, 4)
+
+
+def test_graph_depth_counts_a_strongly_connected_group_by_its_size() -> None:
+    a, b, c, d = Node(), Node(), Node(), Node()
+    # a -> b <-> c -> d: the group {b, c} counts 2
+    assert graph_depth([a, b, c, c], [b, c, b, d]) == 4
+    assert graph_depth([], []) == 0
+    tally = Tally(5, 10**9)
+    leaf = tally.container([], 0)
+    for _ in range(4):
+        leaf = tally.tuple_of([leaf, leaf], 0)
+    assert leaf.depth == 5
+    with pytest.raises(LimitExceeded):
+        tally.tuple_of([leaf], 0)
+
+
+def test_max_depth_loads_in_a_thread_with_a_small_stack() -> None:
+    """What max_depth admits is freed and hashed safely even with a 1 MiB thread stack: a
+    chain of slices and a nested tuple used as a dict key."""
+    depth = DEFAULT.max_depth - 2
+    nested_key = b"\x80\x02}" + b")" + b"\x85" * depth + b"K\x01s."
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(safepickle.loads(nested_key))
+            outcome.append(len(pickle.dumps(safepickle.loads(_slice_chain(depth)), 2)))
+        except BaseException as exc:  # reported below
+            outcome.append(exc)
+
+    old = threading.stack_size(1 << 20)
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old)
+    assert len(outcome) == 2, outcome
+    assert isinstance(outcome[0], dict)
+
+
+def _slice_chain(depth: int) -> bytes:
+    """slice(slice(...slice(None)...)): the callable ``depth`` times (memoized once), then
+    None, then ``depth`` calls, each on a 1-tuple of the level below."""
+    callables = memoized_global(b"__builtin__", b"slice", 0) + b"h\x00" * (depth - 1)
+    return b"\x80\x02" + callables + b"N" + b"\x85R" * depth + b"."
+
+
+# --- hash work ----------------------------------------------------------------------------
+
+
+def _doubling_tuple(doublings: int) -> bytes:
+    """t = (t, t), ``doublings`` times: 2**doublings leaves after a few bytes a level."""
+    return b"\x80\x02)" + b"2\x86" * doublings
+
+
+@pytest.mark.parametrize(
+    ("wrap", "why"),
+    [
+        (lambda t: b"\x80\x02}" + t[2:] + b"K\x01s.", "dict key (SETITEM)"),
+        (lambda t: b"\x80\x02}(" + t[2:] + b"K\x01u.", "dict key (SETITEMS)"),
+        (lambda t: b"\x80\x02(" + t[2:] + b"K\x01d.", "dict key (DICT)"),
+        (lambda t: b"\x80\x04\x8f(" + t[2:] + b"\x90.", "set member (ADDITEMS)"),
+        (lambda t: b"\x80\x04(" + t[2:] + b"\x91.", "frozenset member"),
+    ],
+    ids=["setitem", "setitems", "dict", "additems", "frozenset"],
+)
+def test_hashing_an_unfolded_giant_is_refused(wrap: Any, why: str) -> None:
+    refused_by_both(wrap(_doubling_tuple(40)), "max_hash_work")
+    small = wrap(_doubling_tuple(8))
+    assert safepickle.loads(small) == pickle.loads(small), why
+
+
+def test_hash_work_adds_up_over_many_keys() -> None:
+    """Each key under the bound, their sum over it: the budget is per load."""
+    key = _doubling_tuple(16)[2:] + b"q\x00"  # 65,536 leaves, memoized
+    data = b"\x80\x02}(" + key + b"K\x01" + b"h\x00K\x01" * 1000 + b"u."
+    refused_by_both(data, "max_hash_work")
+
+
+# --- allocation ---------------------------------------------------------------------------
+
+
+def test_the_estimate_bounds_what_a_load_allocates() -> None:
+    """A stream of plain data is estimated above what loading it really takes."""
+    import tracemalloc
+
+    value = [{"a": i, "b": (i, str(i)), "c": [i, {i}]} for i in range(20_000)]
+    data = pickle.dumps(value, 4)
+    verified = verify_both(data)
+    tracemalloc.start()
+    loaded = safepickle.loads(data)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert loaded == value
+    assert peak < verified.estimated_bytes
+
+
+@pytest.mark.parametrize(
+    "opcodes",
+    [b"\x8f", b"}", b"]", b")\x85", b"N2\x86"],
+    ids=["empty-set", "empty-dict", "empty-list", "tuple1", "dup-tuple2"],
+)
+def test_floods_of_cheap_objects_are_refused(opcodes: bytes) -> None:
+    """Objects made from a byte or two each, kept alive in batches: 100x the stream's size
+    at most (or result_bytes_floor), whatever the opcode."""
+    limits = Limits(result_bytes_floor=1 << 20, max_result_ratio=20)
+    batch = b"(" + opcodes * 1000 + b"e"
+    data = b"\x80\x04]" + batch * 200 + b"."
+    refused_by_both(data, "max_result_bytes", limits)
+    verify_both(b"\x80\x04]" + batch * 2 + b".", limits)
+
+
+def test_a_memo_index_far_past_the_entries_is_charged() -> None:
+    """CPython sizes its memo table by the largest index: 10 bytes asking for 160 MB."""
+    data = b"\x80\x02Nr" + struct.pack("<I", 9_999_999) + b"."
+    refused_by_both(data, "max_result_bytes")
+
+
+def test_build_copies_of_one_shared_state_are_charged() -> None:
+    """One big state dict, memoized, BUILT into many objects: each BUILD copies its items."""
+    state = b"}q\x01(" + b"".join(b"X\x01\x00\x00\x00" + bytes([i]) + b"N" for i in range(100))
+    state += b"u"
+    obj = b"h\x00)\x81h\x01b0"  # copyreg's NEWOBJ of the class, then BUILD with the state
+    data = (
+        b"\x80\x02"
+        + memoized_global(b"sample_classes", b"Plain", 0)
+        + state
+        + b"0"
+        + obj * 20_000
+        + b"N."
+    )
+    refused_by_both(data, "max_result_bytes", Limits(result_bytes_floor=1 << 20))
+
+
+# --- frames -------------------------------------------------------------------------------
+
+
+def _framed(body: bytes, frame_size: int | None = None) -> bytes:
+    size = len(body) if frame_size is None else frame_size
+    return b"\x80\x04\x95" + struct.pack("<Q", size) + body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # BINUNICODE whose payload runs past the frame's end
+        _framed(b"X\x05\x00\x00\x00hello.", 6),
+        # BININT whose argument runs past the frame's end
+        _framed(b"J\x01\x00\x00\x00.", 3),
+        # a protocol-0 line past the frame's end
+        _framed(b"I12345\n.", 4),
+        # a FRAME inside a frame that still has bytes
+        _framed(b"\x95" + struct.pack("<Q", 2) + b"N.N.", 13),
+    ],
+    ids=["payload-crosses", "argument-crosses", "line-crosses", "frame-in-frame"],
+)
+def test_an_opcode_crossing_its_frame_is_refused(data: bytes) -> None:
+    with pytest.raises(MalformedPickle, match="frame"):
+        _verify_with("python", data, limits=DEFAULT)
+    assert _verify_with("c", data, limits=DEFAULT) is None
+    with pytest.raises(MalformedPickle):
+        safepickle.loads(data)
+    with pytest.raises(MalformedPickle):
+        safepickle.load(io.BytesIO(data))
+    with pytest.raises(pickle.UnpicklingError):
+        pickle._Unpickler(io.BytesIO(data)).load()  # type: ignore[attr-defined]
+
+
+def test_frames_as_pickle_writes_them_load() -> None:
+    """Many frames, a frame ending exactly where the next begins, bytes after STOP inside the
+    last frame, and a FRAME as the last opcode of a frame (the pure-Python unpickler's rule)."""
+    value = [str(i) * 50 for i in range(5_000)]
+    for protocol in (4, 5):
+        data = pickle.dumps(value, protocol)
+        assert verify_both(data).framed
+        assert safepickle.loads(data) == value
+    trailing = _framed(b"N.garbage")
+    assert safepickle.loads(trailing) is None
+    nested_at_end = _framed(b"\x95" + struct.pack("<Q", 2) + b"N.", 9)
+    assert pickle._Unpickler(io.BytesIO(nested_at_end)).load() is None  # type: ignore[attr-defined]
+    assert safepickle.loads(nested_at_end) is None
+
+
+# --- hash flooding --------------------------------------------------------------------------
+
+
+def _colliding_int_dict(count: int, via: bytes) -> bytes:
+    """``count`` distinct ints with one hash value (k + i * (2**61 - 1)) as keys."""
+    keys = [pickle.dumps(5 + i * P, 2)[2:-1] for i in range(count)]
+    if via == b"u":
+        return b"\x80\x02}(" + b"".join(k + b"N" for k in keys) + b"u."
+    if via == b"d":
+        return b"\x80\x02(" + b"".join(k + b"N" for k in keys) + b"d."
+    if via == b"s":
+        return b"\x80\x02}" + b"".join(k + b"Ns" for k in keys) + b"."
+    return b"\x80\x04\x8f(" + b"".join(keys) + b"\x90."
+
+
+@pytest.mark.parametrize(
+    "via", [b"u", b"d", b"s", b"\x90"], ids=["setitems", "dict", "setitem", "additems"]
+)
+def test_colliding_keys_are_refused_not_quadratic(via: bytes) -> None:
+    data = _colliding_int_dict(3_000, via)
+    verified = verify_both(data)
+    assert verified.unknown_hash_keys == 2_999  # 5 itself hashes to itself
+    with pytest.raises(LimitExceeded) as refused:
+        safepickle.loads(data)
+    assert refused.value.limit == "max_hash_collisions"
+    few = _colliding_int_dict(40, via)
+    assert safepickle.loads(few) == pickle.loads(few)
+
+
+def test_many_uuid_keys_load_through_the_guarded_path() -> None:
+    """Benign keys whose hashes a stream could choose: many of them take the guarded path,
+    and load equal."""
+    value = {uuid.UUID(int=i * 7919 + 3): i for i in range(3_000)}
+    for protocol in (2, 5):
+        data = pickle.dumps(value, protocol)
+        assert safepickle.loads(data) == value
