@@ -29,6 +29,7 @@ from .verify import Verified
 
 __all__ = [
     "JSON_FIRST_BYTES",
+    "DocumentEnd",
     "JsonDocument",
     "decode_whole",
     "encode_plain",
@@ -107,29 +108,35 @@ def _check_limits(value: Any, raw: bytes, limits: Limits, start: int) -> None:
         _check_int_digits(value, limits, start)
 
 
+#: the first window a document in a longer buffer is decoded in (see :func:`scan_json`)
+_FIRST_WINDOW = 16
+
+
 def scan_json(data: bytes | bytearray, start: int, eof: bool, limits: Limits) -> JsonDocument:
     """Decode the JSON document that starts at ``data[start]``.
 
     With ``eof`` false, ``data`` may be only the beginning of a stream: a document that might
     go on past the end of ``data`` raises :class:`TruncatedPickle` so that the caller reads
     more. With ``eof`` true, the document must be complete. Bytes after the document (the next
-    document or pickle of a stream) are not looked at beyond its first line.
+    document or pickle of a stream) are not looked at.
     """
-    limit = limits.max_input_bytes
-    stop = min(len(data), start + limit + 1)  # never decode more than the limit allows
-    newline = data.find(b"\n", start, stop)
-    if 0 <= newline < stop - 1:
-        # dump() writes a document per line: try its line first, so that a stream of many
-        # small documents is not decoded again and again to its end
+    stop = min(len(data), start + limits.max_input_bytes + 1)  # never decode past the limit
+    # A buffer may hold many documents after this one (load_all, a scanned file): decoding to
+    # its end for each of them would be quadratic. So the document is decoded in a window that
+    # doubles until the document ends inside it, and costs a few times its own size; a window
+    # that cuts it (inside a token, a string or a UTF-8 sequence) reads as "incomplete".
+    window = _FIRST_WINDOW
+    while 4 * window < stop - start:
         try:
-            document = _scan(data, start, newline + 1, True, limits, whole=False)
+            document = _scan(data, start, start + window, False, limits, whole=False)
         except TruncatedPickle:
-            pass  # a document spread over several lines (json.dump(indent=...))
-        else:
-            end = _WHITESPACE_BYTES.match(data, document.end, stop)
-            if end is None or end.end() == document.end:
-                return document
-            return dataclasses.replace(document, end=end.end())
+            window *= 2
+            continue
+        if document.end < start + window:
+            return document
+        # the whitespace after it ran to the window's end: it is part of the document
+        after = _WHITESPACE_BYTES.match(data, document.end, stop)
+        return dataclasses.replace(document, end=after.end() if after else document.end)
     return _scan(data, start, stop, eof, limits, whole=True)
 
 
@@ -282,6 +289,92 @@ def _check_int_digits(value: Any, limits: Limits, start: int) -> None:
             stack.extend(item.values())
         elif kind is list:
             stack.extend(item)
+
+
+# --- where a document ends, for pipes ------------------------------------------------------
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)  # up to an unescaped quote
+_OUTSIDE_STRINGS = re.compile(rb'[^"\[\]{}]*')  # up to a quote or a bracket
+_SCALAR_REST = re.compile(rb'[^ \t\r\n"\[\]{}]*')  # a bare number or literal, to its end
+
+
+class DocumentEnd:
+    """Where the JSON document at the start of a growing buffer ends, found incrementally.
+
+    A pipe cannot be read past the document (the bytes after it belong to the next load), so it
+    is read line by line until the document is complete; decoding everything again after each
+    line would be quadratic. :meth:`feed` follows bracket depth and string state and resumes
+    where it stopped, so each byte is looked at once. It does not validate anything: it says
+    when there is enough to decode, and the decoder says what the document is.
+    """
+
+    __slots__ = ("_depth", "_end", "_in_scalar", "_in_string", "_pos")
+
+    def __init__(self) -> None:
+        self._pos = 0
+        self._depth = 0
+        self._in_string = False
+        self._in_scalar = False
+        self._end: int | None = None
+
+    def feed(self, data: bytes | bytearray) -> int | None:
+        """The offset just past the document in ``data`` (the same buffer each call, grown at
+        its end), or None while it may go on. A bare number or literal ends at the byte after
+        it, so its end is known only once that byte (or the end of the stream) is there."""
+        if self._end is None:
+            self._end = self._advance(data)
+        return self._end
+
+    def _advance(self, data: bytes | bytearray) -> int | None:
+        pos, depth, size = self._pos, self._depth, len(data)
+        try:
+            while pos < size:
+                if self._in_string:
+                    pos = _STRING_REST.match(data, pos).end()  # type: ignore[union-attr]
+                    if pos >= size or data[pos] == 0x5C:  # a backslash waiting for its byte
+                        return None
+                    pos += 1
+                    self._in_string = False
+                    if not depth:
+                        return pos
+                elif self._in_scalar:
+                    pos = _SCALAR_REST.match(data, pos).end()  # type: ignore[union-attr]
+                    if pos < size:
+                        return pos
+                elif depth:
+                    pos = _OUTSIDE_STRINGS.match(data, pos).end()  # type: ignore[union-attr]
+                    if pos >= size:
+                        return None
+                    byte = data[pos]
+                    pos += 1
+                    if byte == 0x22:
+                        self._in_string = True
+                    elif byte in b"[{":
+                        depth += 1
+                    else:
+                        depth -= 1
+                        if not depth:
+                            return pos
+                elif pos == 0 and data[0] == 0xEF:  # the byte-order mark
+                    if size < len(_BOM):
+                        return None
+                    pos = len(_BOM) if data.startswith(_BOM) else 0
+                    self._in_scalar = pos == 0  # not a BOM: malformed, the decoder says so
+                else:
+                    pos = _WHITESPACE_BYTES.match(data, pos).end()  # type: ignore[union-attr]
+                    if pos >= size:
+                        return None
+                    byte = data[pos]
+                    if byte in b"[{":
+                        depth = 1
+                        pos += 1
+                    elif byte == 0x22:
+                        self._in_string = True
+                        pos += 1
+                    else:
+                        self._in_scalar = True
+            return None
+        finally:
+            self._pos, self._depth = pos, depth
 
 
 # --- writing ----------------------------------------------------------------------------------

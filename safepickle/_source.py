@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from ._json import is_json_start
+from ._json import DocumentEnd, is_json_start
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle
 from .verify import Verified
 
@@ -67,7 +67,6 @@ def iter_stream(
     """
     buf = bytearray()
     start = 0
-    want = _FIRST_CHUNK
     eof = False
     while True:
         if start == len(buf) and eof:
@@ -85,18 +84,25 @@ def iter_stream(
             if start:  # drop what earlier pickles used before growing the buffer
                 del buf[:start]
                 start = 0
-            room = limit + 1 - len(buf)
-            chunk = file.read(min(max(want, len(buf)), room))
-            if not chunk:
-                eof = True
-            else:
-                buf += chunk
-                want = len(buf)
+            # Verifying again costs what the buffer holds, so read until it holds twice as
+            # much (or the end): then the verifications of one stream add up to a few times
+            # its size, however little each read returns (a pipe, a socket, a raw file).
+            eof = _fill(file, buf, min(max(2 * held, _FIRST_CHUNK), limit + 1))
             continue
         yield buf, verified
         if single:
             return
         start = verified.end
+
+
+def _fill(file: ReadableFile, buf: bytearray, size: int) -> bool:
+    """Read until ``buf`` holds ``size`` bytes; True if the file ended first."""
+    while len(buf) < size:
+        chunk = file.read(min(size - len(buf), _READ_CHUNK))
+        if not chunk:
+            return True
+        buf += chunk
+    return False
 
 
 # --- pipes and sockets: read exactly to STOP, one opcode at a time ----------------------------
@@ -136,21 +142,28 @@ def _read_json(
     file: ReadableFile, buf: bytearray, limit: int, verify: Verifier
 ) -> tuple[bytearray, Verified]:
     """A JSON document from a pipe, line by line: ``dump`` ends each document with a newline
-    and JSON strings cannot hold one, so a document never ends inside a line."""
+    and JSON strings cannot hold one, so a document never ends inside a line. It is decoded
+    once :class:`DocumentEnd` sees it complete, not after every line."""
     readline = getattr(file, "readline", None)
+    document_end = DocumentEnd()
+    tried = 0  # the buffer's size when the decoder last found the document incomplete
     while True:
-        try:
-            verified = verify(buf, 0, False)
-        except TruncatedPickle:
-            pass
-        else:
-            if buf[verified.end :].strip(_WHITESPACE):
-                raise MalformedPickle(
-                    "several JSON documents on one line cannot be read from a pipe one at a "
-                    "time; write one document per line (safepickle.dump does)",
-                    offset=verified.end,
-                )
-            return buf, verified
+        end = document_end.feed(buf)
+        # the decoder needs a byte after the document to know that it does not go on; should
+        # it disagree with DocumentEnd, it is asked again only once the buffer has doubled
+        if end is not None and end < len(buf) and len(buf) >= 2 * tried:
+            try:
+                verified = verify(buf, 0, False)
+            except TruncatedPickle:
+                tried = len(buf)
+            else:
+                if buf[verified.end :].strip(_WHITESPACE):
+                    raise MalformedPickle(
+                        "several JSON documents on one line cannot be read from a pipe one at "
+                        "a time; write one document per line (safepickle.dump does)",
+                        offset=verified.end,
+                    )
+                return buf, verified
         room = min(limit + 1 - len(buf), _READ_CHUNK)
         if room <= 0:
             return buf, verify(buf, 0, True)  # raises the size limit
@@ -172,33 +185,57 @@ def _read_line(file: ReadableFile, room: int) -> bytes:
     return bytes(line)
 
 
-def _read_exact(file: ReadableFile, limit: int, first: int) -> bytearray:
-    buf = bytearray((first,))
+def _too_long(limit: int, offset: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"the pickle's size exceeds the limit max_input_bytes={limit:,}; if you trust this "
+        "input, raise it: Policy(limits=Limits(max_input_bytes=...))",
+        limit="max_input_bytes",
+        maximum=limit,
+        offset=offset,
+    )
 
-    def take(count: int) -> bytes:
-        if len(buf) + count > limit:
-            raise LimitExceeded(
-                f"the pickle's size exceeds the limit max_input_bytes={limit:,}; if you trust "
-                "this input, raise it: Policy(limits=Limits(max_input_bytes=...))",
-                limit="max_input_bytes",
-                maximum=limit,
-                offset=len(buf),
-            )
-        # Never ask for more than a chunk at once: a file object allocates what is asked for,
-        # and a length prefix in a pipe may claim gigabytes the stream does not have.
-        data = file.read(min(count, _READ_CHUNK)) if count else b""
-        while len(data) < count:
-            more = file.read(min(count - len(data), _READ_CHUNK))
+
+def _read_exact(file: ReadableFile, limit: int, first: int) -> bytearray:
+    """The pickle that starts with opcode ``first``, read to its STOP and not one byte
+    further. Every byte is appended to one buffer once (never a bytes object grown by
+    concatenation), and a protocol-0 line is read with ``readline`` where the file has it."""
+    buf = bytearray((first,))
+    readline = getattr(file, "readline", None)
+
+    def take(count: int) -> int:
+        """Read ``count`` more bytes into ``buf``; where they start in it."""
+        begin = len(buf)
+        if begin + count > limit:
+            raise _too_long(limit, begin)
+        end = begin + count
+        while len(buf) < end:
+            # Never ask for more than a chunk at once: a file object allocates what is asked
+            # for, and a length prefix in a pipe may claim gigabytes the stream does not have.
+            more = file.read(min(end - len(buf), _READ_CHUNK))
             if not more:
-                if not buf and not data:
-                    raise TruncatedPickle("no pickle data: the input is empty", offset=0)
                 raise TruncatedPickle(
-                    f"pickle data was truncated at offset {len(buf) + len(data)}",
-                    offset=len(buf) + len(data),
+                    f"pickle data was truncated at offset {len(buf)}", offset=len(buf)
                 )
-            data += more
-        buf.extend(data)
-        return data
+            buf.extend(more)
+        return begin
+
+    def take_line() -> None:
+        while True:
+            if readline is None:
+                if buf[take(1)] == 0x0A:
+                    return
+                continue
+            room = min(limit - len(buf), _READ_CHUNK)
+            if room <= 0:
+                raise _too_long(limit, len(buf))
+            line = readline(room)
+            if not line:
+                raise TruncatedPickle(
+                    f"pickle data was truncated at offset {len(buf)}", offset=len(buf)
+                )
+            buf.extend(line)
+            if line[-1] == 0x0A:
+                return
 
     op = first
     while True:
@@ -208,16 +245,16 @@ def _read_exact(file: ReadableFile, limit: int, first: int) -> bytearray:
             take(_FIXED[op])
         elif op in _PREFIXED:
             size, signed = _PREFIXED[op]
-            length = int.from_bytes(take(size), "little", signed=signed)
+            at = take(size)
+            length = int.from_bytes(buf[at : at + size], "little", signed=signed)
             if length < 0:
                 return buf  # the verifier reports the negative length
             take(length)
         elif op in _LINES:
             for _ in range(_LINES[op]):
-                while take(1) != b"\n":
-                    pass
+                take_line()
         else:
             raise MalformedPickle(
                 f"invalid opcode byte 0x{op:02x} (at offset {len(buf) - 1})", offset=len(buf) - 1
             )
-        op = take(1)[0]
+        op = buf[take(1)]

@@ -1,0 +1,432 @@
+"""Hostile shapes of input: reading is linear in the input on every path, and decompression is
+bounded by the policy's expansion limits.
+
+Work is measured by counting, never by the clock: a fixture counts the bytes handed to the
+pickle verifier and to the JSON decoder, and fails the test as soon as they pass a small
+multiple of the input (so a quadratic reader fails quickly instead of running for hours).
+Memory is measured with tracemalloc.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+import safepickle
+import safepickle._json
+import safepickle.verify
+from safepickle import Limits, MalformedPickle, Policy, TruncatedPickle
+
+
+# --- counting work ------------------------------------------------------------------------------
+class TooMuchWork(AssertionError):
+    """The code under test examined more bytes than the test allows."""
+
+
+@dataclass
+class Work:
+    """Bytes examined by the pickle verifier and the JSON decoder; past ``allowed`` the next
+    call fails the test."""
+
+    allowed: int = 1 << 62
+    examined: int = 0
+    calls: int = 0
+    #: the compiled pass gave up on the last stream: the Python pass examines it again
+    bailed: bool = False
+
+    def add(self, count: int) -> None:
+        self.calls += 1
+        self.examined += count
+        if self.examined > self.allowed:
+            raise TooMuchWork(f"{self.examined:,} bytes examined in {self.calls:,} calls")
+
+    def allow(self, factor: int, size: int) -> None:
+        """From now on, allow ``factor`` times ``size`` bytes (plus a little per stream)."""
+        self.examined = self.calls = 0
+        self.allowed = factor * size + (1 << 16)
+
+
+@pytest.fixture
+def work(monkeypatch: pytest.MonkeyPatch) -> Work:
+    """Counts what the verifier examines (to the STOP it finds, the error it raises, or the end
+    of the data when the pickle runs past it; twice when the compiled pass gives up and the
+    Python pass starts again) and what the JSON decoder is handed (the whole range)."""
+    counter = Work()
+    verify_module = safepickle.verify
+    fast_path, python_pass = verify_module._fast_path, verify_module._run
+    json_scan = safepickle._json._scan
+
+    def counted_fast_path(data: Any, start: int, stop: int, state: Any) -> Any:
+        found = fast_path(data, start, stop, state)
+        if found is None:
+            counter.bailed = True  # counted by the Python pass, which runs next
+        else:
+            counter.add((stop if found is False else found[0]) - start)
+        return found
+
+    def counted_python_pass(data: Any, start: int, stop: int, state: Any) -> Any:
+        passes = 2 if counter.bailed else 1
+        counter.bailed = False
+        try:
+            found = python_pass(data, start, stop, state)
+        except Exception as exc:
+            offset = getattr(exc, "offset", None)
+            counter.add(passes * ((stop if offset is None else min(offset + 1, stop)) - start))
+            raise
+        counter.add(passes * (found[0] - start))
+        return found
+
+    def counted_json_scan(data: Any, start: int, stop: int, *args: Any, **kwargs: Any) -> Any:
+        counter.add(stop - start)
+        return json_scan(data, start, stop, *args, **kwargs)
+
+    monkeypatch.setattr(verify_module, "_fast_path", counted_fast_path)
+    monkeypatch.setattr(verify_module, "_run", counted_python_pass)
+    monkeypatch.setattr(safepickle._json, "_scan", counted_json_scan)
+    return counter
+
+
+# --- sources: real pipes and sockets, written in awkward pieces by a thread ----------------------
+def _pieces(data: bytes, sizes: tuple[int, ...]) -> Iterator[bytes]:
+    pos = 0
+    index = 0
+    while pos < len(data):
+        size = sizes[index % len(sizes)]
+        yield data[pos : pos + size]
+        pos += size
+        index += 1
+
+
+def _writer(
+    write: Callable[[bytes], Any], close: Callable[[], Any], data: bytes, sizes: Any
+) -> Any:
+    def run() -> None:
+        try:
+            for piece in _pieces(data, sizes):
+                write(piece)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the reader gave up (a failing test): stop writing
+        finally:
+            close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+SOURCES = ["pipe", "raw-pipe", "read-only", "socket"]
+
+
+class ReadOnly:
+    """An unseekable file with ``read`` and nothing else: no ``readline``, no ``peek``."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def read(self, size: int) -> bytes:
+        data: bytes = self._inner.read(size)
+        return data
+
+
+@dataclass
+class Source:
+    file: Any
+    close: Callable[[], None]
+
+
+def open_source(kind: str, data: bytes, sizes: tuple[int, ...] = (4093, 1, 7, 65537)) -> Source:
+    """``data`` arriving through a real pipe or socket, written in pieces of ``sizes``."""
+    if kind == "socket":
+        reading, writing = socket.socketpair()
+        thread = _writer(writing.sendall, writing.close, data, sizes)
+        file = reading.makefile("rb")
+
+        def close_socket() -> None:
+            file.close()
+            reading.close()
+            thread.join()
+
+        return Source(file, close_socket)
+    read_fd, write_fd = os.pipe()
+    thread = _writer(
+        lambda piece: os.write(write_fd, piece), lambda: os.close(write_fd), data, sizes
+    )
+    raw = open(read_fd, "rb", buffering=0 if kind == "raw-pipe" else -1)  # noqa: SIM115
+    file = ReadOnly(raw) if kind == "read-only" else raw
+
+    def close_pipe() -> None:
+        raw.close()
+        thread.join()
+
+    return Source(file, close_pipe)
+
+
+def load_through(kind: str, data: bytes, count: int = 1, **kwargs: Any) -> list[Any]:
+    """``count`` loads, one after the other, from ``data`` arriving through ``kind``."""
+    source = open_source(kind, data, **kwargs)
+    try:
+        return [safepickle.load(source.file) for _ in range(count)]
+    finally:
+        source.close()
+
+
+def load_all_through(kind: str, data: bytes, **kwargs: Any) -> list[Any]:
+    source = open_source(kind, data, **kwargs)
+    try:
+        return list(safepickle.load_all(source.file))
+    finally:
+        source.close()
+
+
+def pretty_document(size: int) -> tuple[Any, bytes]:
+    """A pretty-printed JSON document of about ``size`` bytes: many short lines, strings with
+    escapes and brackets in them, nested lists and objects."""
+    records = [
+        {"id": i, "name": f'item "{i}" [x]\\', "tags": ["a", "b", {"deep": [i, None, True]}]}
+        for i in range(max(1, size // 190))
+    ]
+    return records, json.dumps(records, indent=2).encode() + b"\n"
+
+
+# --- A. reading is linear ----------------------------------------------------------------------
+@pytest.mark.parametrize("kind", SOURCES)
+def test_a_pretty_json_document_from_a_pipe_is_decoded_once(kind: str, work: Work) -> None:
+    """2 MB over 60,000 lines: decoding again after each line would examine ~60 GB."""
+    value, data = pretty_document(2 << 20)
+    work.allow(4, len(data))
+    assert load_through(kind, data) == [value]
+    assert work.calls <= 30
+
+
+def test_a_json_document_written_one_byte_at_a_time(work: Work) -> None:
+    value, data = pretty_document(200_000)
+    work.allow(4, len(data))
+    assert load_through("pipe", data, sizes=(1,)) == [value]
+    assert load_through("raw-pipe", data, sizes=(1,)) == [value]
+
+
+def test_a_ten_megabyte_json_document_from_a_socket(work: Work) -> None:
+    value, data = pretty_document(10 << 20)
+    work.allow(4, len(data))
+    assert load_through("socket", data, sizes=(65521, 3, 1021)) == [value]
+
+
+def test_json_documents_on_one_line_each_still_stop_at_their_line(work: Work) -> None:
+    """A pipe is never read past the document: the next load gets the next one."""
+    values = [{"n": i, "s": "x" * (i % 50)} for i in range(3000)]
+    data = b"".join(safepickle.dumps(value) + b"\n" for value in values)
+    work.allow(4, len(data))
+    assert load_through("pipe", data, count=len(values)) == values
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"12345", b"12345\n", b'"a \\" string"\n', b'[1, [2, {"]": "["}]]\n', b"\xef\xbb\xbf[1]\n"],
+)
+def test_document_ends_found_incrementally(data: bytes) -> None:
+    for kind in ("pipe", "read-only"):
+        assert load_through(kind, data, sizes=(1,)) == [json.loads(data.decode("utf-8-sig"))]
+
+
+def test_malformed_json_from_a_pipe_is_refused_not_waited_for() -> None:
+    # the writer keeps the pipe open: a reader waiting for more would hang
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b'{"a": 1]\n')
+    try:
+        with open(read_fd, "rb") as pipe, pytest.raises(MalformedPickle):
+            safepickle.load(pipe)
+    finally:
+        os.close(write_fd)
+
+
+def test_a_complete_document_is_returned_while_the_pipe_stays_open() -> None:
+    """An interactive peer: the document is loaded as soon as its line is there."""
+    read_fd, write_fd = os.pipe()
+    value, data = pretty_document(20_000)
+    os.write(write_fd, data)
+    try:
+        with open(read_fd, "rb") as pipe:
+            assert safepickle.load(pipe) == value
+    finally:
+        os.close(write_fd)
+
+
+def test_many_small_pretty_documents_with_load_all(work: Work) -> None:
+    """Each document is decoded in a window around it, not to the end of the buffer; a large
+    document first makes the buffer large."""
+    big_value, big = pretty_document(1 << 20)
+    smalls = [{"i": i, "v": [i]} for i in range(20_000)]
+    data = big + b"".join(json.dumps(value, indent=1).encode() + b"\n" for value in smalls)
+    work.allow(8, len(data))
+    assert list(safepickle.load_all(io.BytesIO(data))) == [big_value, *smalls]
+    work.allow(8, len(data))
+    assert load_all_through("raw-pipe", data, sizes=(999,)) == [big_value, *smalls]
+
+
+def test_many_documents_on_one_line_with_load_all(work: Work) -> None:
+    data = b" ".join(b"[%d]" % i for i in range(100_000)) + b"\n"
+    work.allow(8, len(data))
+    assert list(safepickle.load_all(io.BytesIO(data))) == [[i] for i in range(100_000)]
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_a_long_protocol_0_pickle_from_a_pipe(kind: str, work: Work) -> None:
+    """Every line of a protocol-0 pickle is read to its newline; nothing is verified twice."""
+    value = [f"line {i}" for i in range(100_000)] + list(range(50_000))
+    data = pickle.dumps(value, protocol=0)
+    work.allow(2, len(data))
+    assert load_through(kind, data + pickle.dumps("next", protocol=0), count=2) == [
+        value,
+        "next",
+    ]
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_a_pickle_of_many_small_frames_from_a_pipe(
+    kind: str, work: Work, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pickle._Framer, "_FRAME_SIZE_TARGET", 16)  # type: ignore[attr-defined]
+    value = [(i, str(i)) for i in range(50_000)]
+    data = pickle._dumps(value, protocol=4)  # type: ignore[attr-defined]
+    assert data.count(b"\x95") > 10_000  # FRAME
+    work.allow(2, len(data))
+    assert load_through(kind, data) == [value]
+    work.allow(4, 3 * len(data))
+    assert load_all_through(kind, data * 3) == [value] * 3
+
+
+class ShortReads(io.RawIOBase):
+    """An unseekable file whose every read returns at most ``most`` bytes (a slow pipe)."""
+
+    def __init__(self, data: bytes, most: int) -> None:
+        self._inner = io.BytesIO(data)
+        self._most = most
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as view:
+            return self._inner.readinto(view[: self._most])
+
+
+def test_a_large_pickle_read_in_short_pieces_is_verified_a_few_times(work: Work) -> None:
+    value = [list(range(40)) for _ in range(20_000)]
+    data = pickle.dumps(value, protocol=4)
+    work.allow(4, len(data))
+    assert list(safepickle.load_all(ShortReads(data, 1000))) == [value]  # type: ignore[arg-type]
+    work.allow(4, len(data))
+    assert load_all_through("raw-pipe", data, sizes=(1000,)) == [value]
+    work.allow(4, len(data))
+    assert load_all_through("socket", data, sizes=(1000,)) == [value]
+
+
+class ConcatenationCounter(bytes):
+    """Bytes that count what concatenating them copies: a long argument read in short pieces
+    must be copied once into the buffer, never grown piece by piece as a bytes object."""
+
+    copied = 0
+
+    def __add__(self, other: Any) -> bytes:
+        ConcatenationCounter.copied += len(self) + len(other)
+        return ConcatenationCounter(bytes(self) + bytes(other))
+
+    def __radd__(self, other: Any) -> bytes:
+        ConcatenationCounter.copied += len(self) + len(other)
+        return ConcatenationCounter(bytes(other) + bytes(self))
+
+
+class CountingPieces:
+    def __init__(self, data: bytes, most: int) -> None:
+        self._inner = io.BytesIO(data)
+        self._most = most
+
+    def read(self, size: int) -> bytes:
+        return ConcatenationCounter(self._inner.read(min(size, self._most)))
+
+
+def test_a_long_argument_from_a_pipe_is_not_concatenated_piece_by_piece() -> None:
+    value = b"z" * (4 << 20)
+    data = pickle.dumps(value, protocol=4)
+    ConcatenationCounter.copied = 0
+    assert safepickle.load(CountingPieces(data, 512)) == value  # type: ignore[arg-type]
+    assert ConcatenationCounter.copied <= 2 * len(data)
+
+
+@pytest.mark.parametrize("kind", ["bytes", *SOURCES])
+def test_many_tiny_pickles_with_load_all(kind: str, work: Work) -> None:
+    values = list(range(30_000))
+    data = b"".join(pickle.dumps(value, protocol=value % 6) for value in values)
+    work.allow(4, len(data))
+    if kind == "bytes":
+        assert list(safepickle.load_all(io.BytesIO(data))) == values
+    else:
+        assert load_all_through(kind, data, sizes=(1, 4093, 7)) == values
+
+
+def _mixed_stream(count: int) -> tuple[list[Any], bytes]:
+    values: list[Any] = []
+    out = io.BytesIO()
+    for i in range(count):
+        value: Any
+        if i % 3 == 0:
+            value = {"doc": i, "items": [[i] * 3, {"k": "v"}]}
+            out.write(json.dumps(value, indent=2).encode() + b"\n")
+        elif i % 3 == 1:
+            value = (i, f"t{i}")
+            safepickle.dump(value, out, protocol=i % 6)
+        else:
+            value = [i, str(i)]
+            safepickle.dump(value, out)
+        values.append(value)
+    return values, out.getvalue()
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_mixed_json_and_pickle_streams(kind: str, work: Work) -> None:
+    values, data = _mixed_stream(6000)
+    work.allow(8, len(data))
+    assert load_through(kind, data, count=len(values)) == values
+    work.allow(8, len(data))
+    assert load_all_through(kind, data) == values
+    work.allow(8, len(data))
+    assert list(safepickle.load_all(io.BytesIO(data))) == values
+
+
+def test_scanning_a_file_of_many_documents(work: Work) -> None:
+    from safepickle.scan import Scanner
+
+    values, data = _mixed_stream(6000)
+    work.allow(8, len(data))
+    result = Scanner(Policy(), static=True).scan_bytes(data)
+    assert result.status == "clean"
+    assert len(result.streams) == len(values)
+
+
+def test_reading_a_pipe_still_stops_at_the_limits() -> None:
+    small = Policy(limits=Limits(max_input_bytes=10_000))
+    _, document = pretty_document(50_000)
+    protocol_0 = pickle.dumps(["line"] * 5000, protocol=0)
+    for kind, data, error in [
+        ("pipe", document, safepickle.LimitExceeded),
+        ("read-only", document, safepickle.LimitExceeded),
+        ("pipe", protocol_0, safepickle.LimitExceeded),
+        ("read-only", protocol_0, safepickle.LimitExceeded),
+        ("pipe", b"[1, 2", TruncatedPickle),
+        ("read-only", b'{"a": "\\', TruncatedPickle),
+    ]:
+        source = open_source(kind, data)
+        try:
+            with pytest.raises(error):
+                safepickle.load(source.file, policy=small)
+        finally:
+            source.close()
