@@ -115,7 +115,7 @@ def plain_values() -> list[Any]:
         fuzz_common.Point(1, [2]), fuzz_common.Plain("a", fuzz_common.Point()),
         fuzz_common.Slots((1,), None), fuzz_common.Stateful({"s": 1}),
         fuzz_common.Reduced(1, "two", [3]), fuzz_common.Color.RED, fuzz_common.Color.GREEN,
-        [fuzz_common.Color.RED, fuzz_common.Color.RED], int, fuzz_common.Point,
+        [fuzz_common.Color.RED, fuzz_common.Color.RED], fuzz_common.Point,
         fuzz_common.Blob(b"blob"),
     ]  # fmt: skip
     try:
@@ -283,13 +283,25 @@ def _catalogue() -> Iterator[tuple[str, bytes]]:
             yield f"hostile-{payload.id}", payload.data
 
 
-def findings(harness: str) -> Iterator[tuple[str, bytes]]:
+def open_items() -> dict[tuple[str, str], str]:
+    """``fuzz/findings/OPEN``: (harness, ``finding:<file>`` or ``seed:<name>``) -> why."""
+    found: dict[tuple[str, str], str] = {}
+    path = FINDINGS / "OPEN"
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                harness, item, why = line.split(None, 2)
+                found[(harness, item)] = why
+    return found
+
+
+def finding_files(harness: str) -> Iterator[pathlib.Path]:
     """Saved findings: ``fuzz/findings/<harness>/`` and ``fuzz/findings/all/``."""
     for folder in (FINDINGS / harness, FINDINGS / "all"):
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
                 if path.is_file() and not path.name.startswith(("README", ".")):
-                    yield f"finding-{path.name}", path.read_bytes()
+                    yield path
 
 
 def common_seeds(*, hypothesis: bool = True) -> list[tuple[str, bytes]]:
@@ -310,16 +322,26 @@ def seeds(
     hypothesis: bool = True,
     common: list[tuple[str, bytes]] | None = None,
     with_findings: bool = True,
+    with_open: bool = False,
 ) -> list[tuple[str, bytes]]:
     """The seed corpus of one harness, as (name, bytes); ``common``: :func:`common_seeds`
-    when the caller made them already; ``with_findings``: the saved findings too."""
+    when the caller made them already; ``with_findings``: the saved findings too (named
+    ``finding-<file>``); ``with_open``: also what ``fuzz/findings/OPEN`` lists."""
     if harness not in HARNESSES:
         raise ValueError(f"unknown harness {harness!r}; known: {HARNESSES}")
     out = list(common if common is not None else common_seeds(hypothesis=hypothesis))
     if harness == "verifier_differential":
         out += list(option_variants(out[::3]))
     if with_findings:
-        out += list(findings(harness))
+        out += [(f"finding-{path.name}", path.read_bytes()) for path in finding_files(harness)]
+    if not with_open:
+        listed = open_items()
+        out = [
+            (name, data)
+            for name, data in out
+            if (harness, f"seed:{name}") not in listed
+            and (harness, f"finding:{name.removeprefix('finding-')}") not in listed
+        ]
     return _unique(out)
 
 

@@ -3,10 +3,10 @@
 Each harness's ``TestOneInput`` runs over its whole seed corpus (``fuzz/make_corpus.py``: the
 hostile catalogue, pickles of many values at every protocol, odd frames and trailing bytes,
 examples of ``tests/strategies.py``) without the fuzzing engine, exactly as the fuzzer would
-run each seed first. The saved findings of ``fuzz/findings/`` run too: a finding still open is
-an expected failure, not strict, so that the change fixing it is not failed by this file (it
-shows as XPASS; then its entry in :data:`OPEN_FINDINGS` goes). Other tests make each harness
-fail on purpose, so a harness that checks nothing cannot pass here.
+run each seed first. The saved findings of ``fuzz/findings/`` run too; what is not fixed yet
+(``fuzz/findings/OPEN``) is an expected failure, not strict, so that the change fixing it is not
+failed by this file (it shows as XPASS; then its line goes). Other tests make each harness fail
+on purpose, so a harness that checks nothing cannot pass here.
 """
 
 from __future__ import annotations
@@ -35,20 +35,8 @@ import safepickle  # noqa: E402
 
 fuzz_common.INSTRUMENT = False  # no engine here: atheris (if installed) need not instrument
 HARNESSES = make_corpus.HARNESSES
-#: findings saved in fuzz/findings/<harness>/ and not fixed yet: (harness, file) -> why
-OPEN_FINDINGS: dict[tuple[str, str], str] = {
-    ("scan_agrees_with_load", "whitespace-after-last-pickle"): (
-        "the scanner reports whitespace after a file's last pickle as a truncated stream "
-        "(status error), load_all reads the file to its end"
-    ),
-    ("loads_agrees_with_pickle", "narrowed-global-as-value"): (
-        "a narrowed global loaded as a value is safepickle's stand-in function (_bytes), "
-        "not the class (bytes)"
-    ),
-    ("loads_agrees_with_pickle", "narrowed-default-factory"): (
-        "defaultdict(bytes) loads with safepickle's stand-in _bytes as its default_factory"
-    ),
-}
+#: fuzz/findings/OPEN: what is not fixed yet, (harness, "finding:<file>" or "seed:<name>") -> why
+OPEN = make_corpus.open_items()
 
 
 def harness(name: str) -> ModuleType:
@@ -65,42 +53,43 @@ def common_seeds() -> list[tuple[str, bytes]]:
 
 @pytest.mark.parametrize("name", HARNESSES)
 def test_every_seed_passes(name: str, common_seeds: list[tuple[str, bytes]]) -> None:
+    """Every seed and saved finding, except what fuzz/findings/OPEN lists."""
     module = harness(name)
-    seeds = make_corpus.seeds(name, common=common_seeds, with_findings=False)
+    seeds = make_corpus.seeds(name, common=common_seeds)
     assert len(seeds) > 500, "the seed corpus lost its generators"
+    failed = []
     for seed, data in seeds:
         try:
             module.TestOneInput(data)
         except Exception as exc:
-            shown = data[:80].hex()
-            raise AssertionError(f"{name} fails on seed {seed} ({shown}): {exc}") from exc
+            failed.append(f"{seed} ({data[:80].hex()}): {type(exc).__name__}: {exc}")
+    assert not failed, f"{name} fails on {len(failed)} seed(s):\n" + "\n".join(failed)
 
 
-def _findings() -> list[Any]:
-    params = []
-    for name in HARNESSES:
-        folders = [make_corpus.FINDINGS / name, make_corpus.FINDINGS / "all"]
-        for folder in folders:
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.iterdir()):
-                if not path.is_file() or path.name.startswith(("README", ".")):
-                    continue
-                reason = OPEN_FINDINGS.get((name, path.name))
-                marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
-                params.append(pytest.param(name, path, id=f"{name}-{path.name}", marks=marks))
-    return params
+def _open_params() -> list[Any]:
+    return [
+        pytest.param(
+            name, item, id=f"{name}-{item}", marks=pytest.mark.xfail(reason=why, strict=False)
+        )
+        for (name, item), why in OPEN.items()
+    ]
 
 
-@pytest.mark.parametrize(("name", "path"), _findings())
-def test_saved_findings(name: str, path: Path) -> None:
-    """A finding the fuzzers saved: passes once fixed (then drop it from OPEN_FINDINGS)."""
-    harness(name).TestOneInput(path.read_bytes())
+@pytest.mark.parametrize(("name", "item"), _open_params())
+def test_open_findings(name: str, item: str, common_seeds: list[tuple[str, bytes]]) -> None:
+    """What fuzz/findings/OPEN lists fails its harness (an expected failure, not strict, so
+    the change that fixes one is not failed here: it shows as XPASS, then its line goes)."""
+    kind, _, what = item.partition(":")
+    key = what if kind == "seed" else f"finding-{what}"
+    found = dict(make_corpus.seeds(name, common=common_seeds, with_open=True))
+    assert key in found, f"fuzz/findings/OPEN lists {item} for {name}, which is not a seed of it"
+    harness(name).TestOneInput(found[key])
 
 
-def test_open_findings_exist() -> None:
-    for name, file in OPEN_FINDINGS:
-        assert (make_corpus.FINDINGS / name / file).is_file(), (name, file)
+def test_open_lists_known_harnesses() -> None:
+    assert OPEN, "fuzz/findings/OPEN is empty: then this test (and its parsing) can go"
+    assert {name for name, _ in OPEN} <= set(HARNESSES)
+    assert all(item.partition(":")[0] in ("finding", "seed") for _, item in OPEN)
 
 
 # --- each harness can fail ----------------------------------------------------------------------
