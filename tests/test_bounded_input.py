@@ -9,22 +9,38 @@ Memory is measured with tracemalloc.
 
 from __future__ import annotations
 
+import bz2
+import functools
+import gzip
 import io
 import json
+import lzma
 import os
 import pickle
 import socket
+import struct
+import subprocess
+import sys
 import threading
+import tracemalloc
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import joblib
+import lz4.frame
+import numpy as np
 import pytest
 
 import safepickle
 import safepickle._json
+import safepickle.containers
 import safepickle.verify
 from safepickle import Limits, MalformedPickle, Policy, TruncatedPickle
+from safepickle.scan import Scanner
 
 
 # --- counting work ------------------------------------------------------------------------------
@@ -403,8 +419,6 @@ def test_mixed_json_and_pickle_streams(kind: str, work: Work) -> None:
 
 
 def test_scanning_a_file_of_many_documents(work: Work) -> None:
-    from safepickle.scan import Scanner
-
     values, data = _mixed_stream(6000)
     work.allow(8, len(data))
     result = Scanner(Policy(), static=True).scan_bytes(data)
@@ -430,3 +444,288 @@ def test_reading_a_pipe_still_stops_at_the_limits() -> None:
                 safepickle.load(source.file, policy=small)
         finally:
             source.close()
+
+
+# --- B. decompression is bounded for the whole file --------------------------------------------
+# Each bomb is small on disk and expands past what the default limits allow for it: the
+# file's containers may produce max_expansion_ratio (1,100) times its size, at least
+# result_bytes_floor (64 MiB), at most max_decompressed_bytes (2 GiB), at every nesting level
+# and in every member together.
+MiB = 1 << 20
+NUMPY_NAMES = ["numpy._core.multiarray:_reconstruct", "numpy:ndarray", "numpy:dtype"]
+
+
+def _deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _zip(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _overlapping_zip(kernel: bytes, count: int) -> bytes:
+    """D. Fifield's "better zip bomb": ``count`` members whose deflate streams all end in one
+    shared ``kernel``. The file is header 0, then for each next member a stored deflate block
+    quoting its header, then the kernel: member i inflates to the headers after it and then to
+    the kernel's whole output, and the central directory lists every member."""
+    headers = [
+        struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, 0, 0, 7, 0) + b"m%06d" % i
+        for i in range(count)
+    ]
+    parts, offsets = [headers[0]], [0]
+    pos = len(headers[0])
+    for header in headers[1:]:
+        parts.append(b"\x00" + struct.pack("<HH", len(header), len(header) ^ 0xFFFF))
+        offsets.append(pos + 5)
+        parts.append(header)
+        pos += 5 + len(header)
+    data = b"".join([*parts, kernel])
+    central = b"".join(
+        _central_entry(header, offset, len(data) - offset - len(header))
+        for offset, header in zip(offsets, headers, strict=True)
+    )
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, len(central), len(data), 0)
+    return data + central + end
+
+
+def _central_entry(local: bytes, offset: int, compressed_size: int) -> bytes:
+    """The central directory entry of the local header ``local`` at ``offset`` (deflate)."""
+    name = local[30:]
+    fields = (20, 20, 0, 8, 0, 0, 0, compressed_size, 0, len(name), 0, 0, 0, 0, 0, offset)
+    return struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", *fields) + name
+
+
+def _lying_zip() -> bytes:
+    """One stored member whose central entry claims 4 GiB, in a directory claiming 65,535
+    entries."""
+    data = bytearray(_zip([("a.pkl", pickle.dumps(1))], zipfile.ZIP_STORED))
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<II", data, central + 20, 0xFFFFFFF0, 0xFFFFFFF0)
+    end = data.index(b"PK\x05\x06")
+    struct.pack_into("<HH", data, end + 8, 0xFFFF, 0xFFFF)
+    return bytes(data)
+
+
+@functools.cache
+def bomb(name: str) -> bytes:
+    """The hostile payloads, each a few bytes to a few hundred kilobytes."""
+    if name == "nested-gzip":
+        return gzip.compress(gzip.compress(bytes(96 * MiB), 9), 9)
+    if name == "zip-of-zips":  # 42.zip in small: 4 levels of 4 archives, 256 leaves of 1 MiB
+        data = _zip([("leaf.bin", bytes(MiB))])
+        for _ in range(4):
+            data = _zip([(f"{i}.zip", data) for i in range(4)])
+        return data
+    if name == "overlapping-zip":
+        return _overlapping_zip(_deflate(bytes(8 * MiB)), 64)
+    if name == "bz2":
+        return bz2.compress(bytes(96 * MiB), 9)
+    if name == "xz":
+        return lzma.compress(bytes(96 * MiB), preset=0)
+    if name == "lz4":
+        return lz4.frame.compress(lz4.frame.compress(bytes(96 * MiB)))
+    if name == "joblib":
+        out = io.BytesIO()
+        joblib.dump({"weights": np.zeros(12 * MiB)}, out, compress=("bz2", 9))
+        return out.getvalue()
+    if name == "npz":  # a .npz member compressed with bzip2, as zipfile writes it
+        out = io.BytesIO()
+        np.save(out, np.zeros(12 * MiB))
+        return _zip([("weights.npy", out.getvalue())], zipfile.ZIP_BZIP2)
+    if name == "npz-deflate":  # deflate's 1,032:1: refused by max_decompressed_bytes below
+        out = io.BytesIO()
+        np.savez_compressed(out, weights=np.zeros(12 * MiB))
+        return out.getvalue()
+    raise AssertionError(name)
+
+
+BOMBS = ["nested-gzip", "zip-of-zips", "overlapping-zip", "bz2", "xz", "lz4", "joblib", "npz"]
+EXPANSION_LIMITS = {"max_expansion_ratio", "max_decompressed_bytes"}
+
+
+def _traced(call: Callable[[], Any]) -> tuple[Any, int]:
+    tracemalloc.start()
+    try:
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+def _expansion_problems(result: Any) -> list[Any]:
+    return [
+        stream.problem
+        for stream in result.streams
+        if stream.problem is not None and stream.problem.rule.startswith("limit:max_")
+    ]
+
+
+@pytest.mark.parametrize("name", BOMBS)
+def test_bombs_are_refused_by_the_default_limits(name: str, canary: Path) -> None:
+    data = bomb(name)
+    assert len(data) < 300_000
+    result, peak = _traced(lambda: Scanner(Policy(allow=NUMPY_NAMES)).scan_bytes(data, name))
+    assert result.status == "error", result
+    problems = _expansion_problems(result)
+    assert problems, result
+    problem = problems[0]
+    assert problem.error_type == "LimitExceeded"
+    assert problem.rule == "limit:max_expansion_ratio"
+    assert f"at '{name}!" in problem.message  # the member path
+    assert "raise it: Policy(limits=Limits(max_expansion_ratio=...))" in problem.message
+    # what the file may expand to (64 MiB for a small one), plus one decompression step
+    assert peak < 160 * MiB, f"{peak / MiB:.0f} MiB"
+
+
+SMALL = Limits(result_bytes_floor=2 * MiB, max_expansion_ratio=100)
+
+
+@pytest.mark.parametrize("name", BOMBS)
+def test_memory_follows_the_limits(name: str, canary: Path) -> None:
+    """With a 2 MiB allowance the same bombs stop within a few megabytes."""
+    data = bomb(name)
+    scanner = Scanner(Policy(allow=NUMPY_NAMES, limits=SMALL))
+    result, peak = _traced(lambda: scanner.scan_bytes(data, name))
+    problems = _expansion_problems(result)
+    assert problems and problems[0].rule == "limit:max_expansion_ratio", result
+    assert peak < 24 * MiB, f"{peak / MiB:.0f} MiB"
+
+
+def test_the_total_is_bounded_whatever_the_ratio(canary: Path) -> None:
+    data = bomb("npz-deflate")  # 96 MiB in about 100 KB: within deflate's ratio
+    limits = Limits(max_decompressed_bytes=16 * MiB)
+    result, peak = _traced(lambda: Scanner(Policy(limits=limits)).scan_bytes(data, "x.npz"))
+    problems = _expansion_problems(result)
+    assert problems and problems[0].rule == "limit:max_decompressed_bytes", result
+    assert "Policy(limits=Limits(max_decompressed_bytes=...))" in problems[0].message
+    assert "'x.npz!weights.npy'" in problems[0].message
+    assert peak < 48 * MiB
+
+
+# ``python -m safepickle scan PATH --format json``, then the process's own peak RSS: VmHWM
+# belongs to the process's memory after exec (getrusage's maxrss would include the parent's)
+_SCAN_THEN_PEAK = """
+import runpy, sys
+sys.argv = ["safepickle", "scan", sys.argv[1], "--format", "json"]
+try:
+    runpy.run_module("safepickle", run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as status:
+        print(*(line for line in status if line.startswith("VmHWM")), file=sys.stderr)
+"""
+
+
+def _cli_scan(path: Path) -> tuple[int, dict[str, Any], int]:
+    """``safepickle scan PATH --format json`` in a fresh process: status, report, peak RSS."""
+    process = subprocess.run(
+        [sys.executable, "-c", _SCAN_THEN_PEAK, str(path)], capture_output=True, check=False
+    )
+    peak_kib = int(process.stderr.split(b"VmHWM:")[1].split()[0])
+    return process.returncode, json.loads(process.stdout), peak_kib * 1024
+
+
+@pytest.mark.parametrize("name", BOMBS)
+def test_bombs_through_the_command(name: str, canary: Path) -> None:
+    path = Path(f"{name}.bin")
+    path.write_bytes(bomb(name))
+    status, report, peak_rss = _cli_scan(path)
+    assert status == 2, report
+    rules = {
+        stream["problem"]["rule"]
+        for file in report["files"]
+        for stream in file["streams"]
+        if stream.get("problem")
+    }
+    assert rules & {f"limit:{name}" for name in EXPANSION_LIMITS}, report
+    assert peak_rss < 400 * MiB, f"{peak_rss / MiB:.0f} MiB"
+
+
+def test_overlapping_members_that_read_without_writing(canary: Path) -> None:
+    """Members overlapping over a long run of empty deflate blocks produce almost nothing but
+    each reads the whole run: what they read twice counts against the budget."""
+    empty_blocks = b"\x00\x00\x00\xff\xff" * 200_000  # 1 MB of stored blocks of no bytes
+    final = b"\x03\x00"  # an empty final block
+    data = _overlapping_zip(empty_blocks + final, 300)
+    result = Scanner(Policy(limits=Limits(result_bytes_floor=MiB, max_expansion_ratio=10)))
+    scanned = result.scan_bytes(data, "run.zip")
+    problems = _expansion_problems(scanned)
+    assert problems and "re-reading what other members read" in problems[0].message, scanned
+
+
+def test_entries_are_counted_before_they_are_collected(
+    canary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safepickle.containers, "MAX_MEMBERS", 1000)
+    many = _zip([(f"{i}.pkl", pickle.dumps(i)) for i in range(1500)], zipfile.ZIP_STORED)
+    signatures = b"PK\x03\x04" * 2_000_000  # 8 MB of local header signatures, no directory
+    for name, data in [("many.zip", many), ("signatures.zip", signatures)]:
+        result, peak = _traced(lambda data=data: Scanner(Policy()).scan_bytes(data))
+        assert any("more than 1,000 members" in str(s.problem) for s in result.streams), result
+        assert peak < 32 * MiB, (name, peak)
+
+
+def test_claimed_sizes_and_counts_allocate_nothing(canary: Path) -> None:
+    result, peak = _traced(lambda: Scanner(Policy()).scan_bytes(_lying_zip(), "lies.zip"))
+    assert result.status == "error", result
+    assert "runs past the end of the archive" in str(result.streams[0].problem)
+    assert peak < MiB
+
+
+# --- benign files at realistic ratios keep scanning clean ------------------------------------
+def _benign(name: str) -> bytes:
+    zeros = np.zeros(100 * MiB // 8)  # past the 64 MiB floor: the ratio decides
+    out = io.BytesIO()
+    if name == "gzip-9-pickle":  # deflate's best, ~1,025:1
+        return gzip.compress(pickle.dumps(bytes(100 * MiB), protocol=4), 9)
+    if name == "joblib-zlib-3":
+        joblib.dump({"w": zeros}, out, compress=("zlib", 3))
+    elif name == "joblib-gzip-9":
+        joblib.dump({"w": zeros}, out, compress=("gzip", 9))
+    elif name == "joblib-lz4":
+        joblib.dump({"w": zeros}, out, compress=("lz4", 3))
+    elif name == "joblib-xz-small":  # xz of zeros is ~6,800:1, within the 64 MiB floor
+        joblib.dump({"w": np.zeros(50 * MiB // 8)}, out, compress=("xz", 3))
+    elif name == "joblib-bz2-small":  # bz2 of zeros is ~160,000:1, within the floor
+        joblib.dump({"w": np.zeros(50 * MiB // 8)}, out, compress=("bz2", 3))
+    elif name == "npz-compressed":
+        np.savez_compressed(out, w=zeros)
+    elif name == "zip-of-npz":
+        np.savez_compressed(out, w=zeros)
+        return _zip([("inner.npz", out.getvalue())], zipfile.ZIP_STORED)
+    return out.getvalue()
+
+
+BENIGN = [
+    "gzip-9-pickle",
+    "joblib-zlib-3",
+    "joblib-gzip-9",
+    "joblib-lz4",
+    "joblib-xz-small",
+    "joblib-bz2-small",
+    "npz-compressed",
+    "zip-of-npz",
+]
+
+
+@pytest.mark.parametrize("name", BENIGN)
+def test_benign_compressed_files_at_realistic_ratios_scan_clean(name: str, canary: Path) -> None:
+    data = _benign(name)
+    result = Scanner(Policy(allow=NUMPY_NAMES)).scan_bytes(data, name)
+    assert result.status == "clean", result
+
+
+def test_following_a_joblib_pickle_is_bounded_by_the_policy_limits(canary: Path) -> None:
+    """A file that names joblib's wrapper is followed by pickle's pure-Python unpickler, which
+    builds a list for every MARK: 4 MB of them used to cost some 300 MB."""
+    data = b"\x80\x04" + b"(" * (4 * MiB) + b"\x8c\x11NumpyArrayWrapper."
+    result, peak = _traced(lambda: Scanner(Policy()).scan_bytes(data, "marks.joblib"))
+    (stream,) = result.streams
+    assert stream.problem is not None and stream.problem.rule == "limit:max_nesting", result
+    assert "joblib" in stream.problem.message
+    assert peak < 48 * MiB, f"{peak / MiB:.0f} MiB"

@@ -1,26 +1,30 @@
 """Whole-file compression wrappers: gzip, bz2, xz, lzma (alone), zlib and lz4 frames.
 
 joblib's compressed files are exactly these (``joblib/compressor.py``), and so are
-``pickle.dump`` calls through ``gzip.open``. Decompression is streamed with a cap on the
-output: a bomb stops at the policy's ``max_input_bytes`` after inflating at most that much,
-never the whole thing first.
+``pickle.dump`` calls through ``gzip.open``. Decompression is streamed with a cap on every
+call's output, so that nothing is ever inflated before it is counted: a bomb stops after
+producing at most one byte more than the member's ``max_input_bytes`` or the file's
+:class:`~safepickle.containers.ExpansionBudget` allows.
 """
 
 from __future__ import annotations
 
 import bz2
 import lzma
+import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import LimitExceeded
-from . import Buffer, ContainerError, ContainerStream, Member
+from . import ArchiveReads, Buffer, ContainerError, ContainerStream, ExpansionBudget, Member
 
-__all__ = ["open_compressed"]
+__all__ = ["ZlibAdapter", "inflate", "open_compressed"]
 
+_FIRST_IN_CHUNK = 1 << 16
 _IN_CHUNK = 1 << 20
 _OUT_CHUNK = 16 << 20
+_NOT_ZERO = re.compile(rb"[^\x00]")
 
 
 def _format(data: Buffer) -> str | None:
@@ -43,9 +47,9 @@ def _format(data: Buffer) -> str | None:
 
 def _decompressor(fmt: str) -> Any:
     if fmt == "gzip":
-        return _ZlibAdapter(zlib.decompressobj(31))
+        return ZlibAdapter(zlib.decompressobj(31))
     if fmt == "zlib":
-        return _ZlibAdapter(zlib.decompressobj())
+        return ZlibAdapter(zlib.decompressobj())
     if fmt == "bz2":
         return bz2.BZ2Decompressor()
     if fmt == "xz":
@@ -61,12 +65,13 @@ def _decompressor(fmt: str) -> Any:
     return lz4.frame.LZ4FrameDecompressor()
 
 
-class _ZlibAdapter:
-    """zlib's decompressobj with the ``decompress(data, max_length)`` / ``needs_input`` /
+class ZlibAdapter:
+    """A zlib decompressobj with the ``decompress(data, max_length)`` / ``needs_input`` /
     ``eof`` / ``unused_data`` interface of bz2, lzma and lz4."""
 
     def __init__(self, obj: Any) -> None:
         self._obj = obj
+        self._full = False
 
     @property
     def eof(self) -> bool:
@@ -78,12 +83,12 @@ class _ZlibAdapter:
 
     @property
     def needs_input(self) -> bool:
-        return not self._obj.unconsumed_tail
+        # zlib may hold output back when a call filled max_length, even with no input left
+        return not self._obj.unconsumed_tail and not self._full
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
-        if not data:
-            data = self._obj.unconsumed_tail
-        result: bytes = self._obj.decompress(data, max_length)
+        result: bytes = self._obj.decompress(data or self._obj.unconsumed_tail, max_length)
+        self._full = len(result) == max_length
         return result
 
 
@@ -93,48 +98,69 @@ def inflate(
     max_bytes: int,
     what: str,
     *,
+    budget: ExpansionBudget,
+    where: str,
     concatenated: bool = True,
+    reads: ArchiveReads | None = None,
 ) -> bytearray:
-    """Decompress ``data``, never producing more than ``max_bytes``: one byte more is a
-    :class:`LimitExceeded`. With ``concatenated``, streams that follow the first are
-    decompressed too (gzip members, bz2 and xz streams); without, the first one's end is the
-    end (a zip member, followed by the next header)."""
+    """Decompress ``data`` (``what`` compressed, found at ``where``), never producing more than
+    ``max_bytes`` (the member's ``max_input_bytes``) or what ``budget`` has left: each call asks
+    the decompressor for at most that plus one byte, so a bomb is refused before anything more
+    exists. With ``concatenated``, streams that follow the first are decompressed too (gzip
+    members, bz2 and xz streams); without, the first one's end is the end (a zip member,
+    followed by the next header). ``reads`` counts the input consumed (members of one archive).
+    """
     out = bytearray()
     decomp = new()
     pos = 0
     size = len(data)
-    while True:
-        if decomp.needs_input:
-            chunk = bytes(data[pos : pos + _IN_CHUNK])
-            pos += len(chunk)
-            if not chunk:
-                raise ContainerError(f"the {what} data is truncated", offset=size)
-        else:
-            chunk = b""
-        room = max_bytes + 1 - len(out)
-        try:
-            out += decomp.decompress(chunk, min(room, _OUT_CHUNK))
-        except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
-            raise ContainerError(f"the {what} data is corrupt: {exc}", offset=pos) from exc
-        if len(out) > max_bytes:
-            raise LimitExceeded(
-                f"the {what} data inflates past the limit max_input_bytes={max_bytes:,}; if "
-                "you trust this input, raise it: Policy(limits=Limits(max_input_bytes=...))",
-                limit="max_input_bytes",
-                maximum=max_bytes,
-            )
-        if decomp.eof:
-            if not concatenated:
-                return out
-            rest = decomp.unused_data or b""  # lz4 says None
-            tail_start = pos - len(rest)
-            if tail_start >= size or not any(data[tail_start:size]):
-                return out  # the end, or zero padding as tape and some writers leave
-            decomp = new()  # concatenated streams (gzip members, bz2/xz streams) are legal
-            pos = tail_start
+    limited = False
+    try:
+        while True:
+            if decomp.needs_input:
+                # small first: a member that turns out short or corrupt has read little
+                chunk = bytes(data[pos : pos + min(_IN_CHUNK, max(_FIRST_IN_CHUNK, pos))])
+                pos += len(chunk)
+                if not chunk:
+                    raise ContainerError(f"the {what} data at {where!r} is truncated", offset=size)
+            else:
+                chunk = b""
+            room = min(max_bytes - len(out), budget.room()) + 1
+            try:
+                produced = decomp.decompress(chunk, min(room, _OUT_CHUNK))
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+                raise ContainerError(
+                    f"the {what} data at {where!r} is corrupt: {exc}", offset=pos
+                ) from exc
+            out += produced
+            if len(out) > max_bytes:
+                raise LimitExceeded(
+                    f"the {what} data at {where!r} inflates past the limit max_input_bytes="
+                    f"{max_bytes:,}; if you trust this input, raise it: "
+                    "Policy(limits=Limits(max_input_bytes=...))",
+                    limit="max_input_bytes",
+                    maximum=max_bytes,
+                )
+            budget.charge(len(produced), where, f"decompressing {what}")
+            if decomp.eof:
+                rest = decomp.unused_data or b""  # lz4 says None
+                tail_start = pos - len(rest)
+                if not concatenated or tail_start >= size:
+                    pos = tail_start
+                    return out
+                if _NOT_ZERO.search(data, tail_start, size) is None:
+                    return out  # zero padding, as tape and some writers leave
+                decomp = new()  # concatenated streams (gzip members, bz2/xz streams) are legal
+                pos = tail_start
+    except LimitExceeded:
+        limited = True
+        raise
+    finally:
+        if reads is not None and not limited:  # a corrupt member has read its input too
+            reads.add(pos, where, f"decompressing {what}")
 
 
-def open_compressed(stream: ContainerStream) -> list[Member] | None:
+def open_compressed(stream: ContainerStream) -> Iterator[Member] | None:
     """The decompressed content of a compressed file, or None if it is not compressed."""
     fmt = _format(stream.data)
     if fmt is None:
@@ -144,5 +170,19 @@ def open_compressed(stream: ContainerStream) -> list[Member] | None:
             lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(bytes(stream.data[:64]), 1)
         except lzma.LZMAError:
             return None
-    content = inflate(stream.data, lambda: _decompressor(fmt), stream.max_bytes, fmt)
-    return [Member(f"<{fmt}>", content, kind="same", format=fmt)]
+    return _content(stream, fmt)
+
+
+def _content(stream: ContainerStream, fmt: str) -> Iterator[Member]:
+    """Decompressed when the scanner asks for it: after it checked the nesting depth."""
+    name = f"<{fmt}>"
+    where = f"{stream.name}!{name}"
+    content = inflate(
+        stream.data,
+        lambda: _decompressor(fmt),
+        stream.max_bytes,
+        fmt,
+        budget=stream.budget,
+        where=where,
+    )
+    yield Member(name, content, kind="same", format=fmt)

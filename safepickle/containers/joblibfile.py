@@ -19,10 +19,10 @@ import re
 from typing import Any, ClassVar
 
 from ..decision import GlobalRef
-from ..errors import SafePickleError
+from ..errors import LimitExceeded, SafePickleError
 from ..limits import Limits
 from ..verify import verify
-from . import ContainerError, ContainerStream, Member
+from . import ArchiveReads, ContainerError, ContainerStream, Member
 from .sniff import names_global
 
 __all__ = ["WRAPPER", "open_joblib"]
@@ -59,11 +59,15 @@ class _Layout(pickle._Unpickler):  # the pure-Python unpickler: its dispatch tab
 
     dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)
     stack: list[Any]
+    metastack: list[list[Any]]
 
-    def __init__(self, file: io.BytesIO, stubs: dict[tuple[str, str], type[_Stub]]) -> None:
+    def __init__(
+        self, file: io.BytesIO, stubs: dict[tuple[str, str], type[_Stub]], work: _Work
+    ) -> None:
         super().__init__(file)
         self.file_handle = file
         self.stubs = stubs
+        self.work = work
         #: (start, end) of each array's bytes, nested pickles included
         self.cuts: list[tuple[int, int]] = []
         #: (start, end) of each nested pickle (object arrays)
@@ -97,7 +101,7 @@ class _Layout(pickle._Unpickler):  # the pure-Python unpickler: its dispatch tab
         start = fh.tell()
         dtype = state.get("dtype")
         if _has_object(dtype):
-            nested = _Layout(fh, self.stubs)
+            nested = _Layout(fh, self.stubs, self.work)
             nested.load()
             self.nested.append((start, fh.tell()))
             self.cuts.extend(nested.cuts)
@@ -116,6 +120,43 @@ class _Layout(pickle._Unpickler):  # the pure-Python unpickler: its dispatch tab
                 raise pickle.UnpicklingError("an array runs past the end of the file")
             fh.seek(end)
         self.cuts.append((start, fh.tell()))
+
+
+class _Work:
+    """The policy's limits on what following the pickle may build, counted across nested
+    pickles: the pure-Python unpickler makes an object (a list for each MARK) of nearly every
+    opcode, so a file of MARKs would otherwise cost some 60 bytes of memory per byte."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.opcodes = 0
+
+    def step(self, layout: _Layout) -> None:
+        limits = self.limits
+        self.opcodes += 1
+        if self.opcodes > limits.max_opcodes:
+            raise LimitExceeded.of(
+                "max_opcodes", limits.max_opcodes, "the joblib pickle's opcode count"
+            )
+        if len(layout.metastack) > limits.max_nesting:
+            raise LimitExceeded.of(
+                "max_nesting", limits.max_nesting, "the MARK nesting of the joblib pickle"
+            )
+        if len(layout.stack) > limits.max_stack_depth:
+            raise LimitExceeded.of(
+                "max_stack_depth", limits.max_stack_depth, "the joblib pickle's stack depth"
+            )
+
+
+def _counted(handler: Any) -> Any:
+    def step(layout: _Layout) -> None:
+        layout.work.step(layout)
+        handler(layout)
+
+    return step
+
+
+_Layout.dispatch = {key: _counted(handler) for key, handler in _Layout.dispatch.items()}
 
 
 def _dtype_parts(dtype: Any) -> tuple[str, Any]:
@@ -156,9 +197,11 @@ def open_joblib(stream: ContainerStream) -> list[Member] | None:
     if _MARKER not in raw:
         return None
     file = io.BytesIO(raw)
-    layout = _Layout(file, {})
+    layout = _Layout(file, {}, _Work(stream.budget.limits))
     try:
         layout.load()
+    except LimitExceeded:
+        raise
     except (Exception, RecursionError) as exc:
         raise ContainerError(
             f"a joblib file whose layout cannot be followed: {type(exc).__name__}: {exc}",
@@ -190,6 +233,11 @@ def open_joblib(stream: ContainerStream) -> list[Member] | None:
     if end < len(raw):
         members.append(Member("<after the pickle>", raw[end:], kind="pickle", format="joblib"))
     _check_plain_reading(raw, cuts, stream.max_bytes)
+    # object arrays nested in object arrays are copied once per level: only the bytes past
+    # the file's own size count, as for overlapping archive members
+    reads = ArchiveReads(stream.budget, len(raw))
+    for member in members:
+        reads.add(len(member.data), f"{stream.name}!{member.name}", "a joblib part")
     return members
 
 

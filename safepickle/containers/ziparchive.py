@@ -7,19 +7,27 @@ directory. So this reader does not use :mod:`zipfile`: it takes every entry of t
 directory (as miniz does) *and* every local header found by walking the file, reads each
 member's bytes from its local header, ignores flags and CRCs (noting them), and yields each
 distinct member once. A member is never judged by its name: the scanner opens or scans each.
+
+Nothing a header claims is allocated: stored members are views of the file, compressed ones
+are inflated in bounded steps against the file's expansion budget, members that read the same
+bytes of the archive again (the "better zip bomb": many headers, one compressed kernel) are
+charged what they read twice, and entries are counted against ``MAX_MEMBERS`` as they are
+collected.
 """
 
 from __future__ import annotations
 
 import bz2
+import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import LimitExceeded
-from . import Buffer, ContainerError, ContainerStream, Member
-from .compressed import inflate
+from . import ArchiveReads, Buffer, ContainerError, ContainerStream, ExpansionBudget, Member
+from .compressed import ZlibAdapter, inflate
 
 __all__ = ["open_zip"]
 
@@ -31,6 +39,9 @@ _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _END_RECORD = struct.Struct("<4sHHHHIIH")
 _MAX_COMMENT = 0xFFFF
+# searched with re, which reads memory maps and memoryviews in place (no copy of the archive)
+_LOCAL_SIGNATURE = re.compile(re.escape(_LOCAL))
+_CENTRAL_SIGNATURE = re.compile(re.escape(_CENTRAL))
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,8 @@ def _zip64(extra: bytes, sizes: list[int]) -> list[int]:
     return sizes
 
 
-def _central_entries(data: Buffer) -> list[_Entry]:
+def _central_entries(data: Buffer, most: int) -> list[_Entry]:
+    """The central directory's entries; more than ``most`` is a :class:`_TooMany`."""
     size = len(data)
     tail_start = max(0, size - _END_RECORD.size - _MAX_COMMENT)
     tail = bytes(data[tail_start:])
@@ -79,12 +91,14 @@ def _central_entries(data: Buffer) -> list[_Entry]:
     elif end - cd_size - cd_offset > 0:
         shift = end - cd_size - cd_offset  # data prepended to the archive (a self-extractor)
         cd_offset += shift
-    entries = []
+    entries: list[_Entry] = []
     pos = cd_offset
     for _ in range(min(count, size // _CENTRAL_HEADER.size)):
         fixed = bytes(data[pos : pos + _CENTRAL_HEADER.size])
         if len(fixed) < _CENTRAL_HEADER.size or fixed[:4] != _CENTRAL:
             break
+        if len(entries) >= most:
+            raise _TooMany
         fields = _CENTRAL_HEADER.unpack(fixed)
         flags, method = fields[3], fields[4]
         csize, usize, nlen, xlen, clen, offset = (
@@ -101,19 +115,22 @@ def _central_entries(data: Buffer) -> list[_Entry]:
     return entries
 
 
-def _find_all(data: Buffer, start: int, end: int) -> Iterator[int]:
-    """Offsets of every local header signature in ``data[start:end]``."""
-    find = getattr(data, "find", None)
-    if find is None:
-        data = bytes(data)
-        find = data.find
-    pos = find(_LOCAL, start, end)
-    while pos >= 0:
-        yield pos
-        pos = find(_LOCAL, pos + 4, end)
+class _TooMany(Exception):
+    """More entries than the file may still hold (see ``MAX_MEMBERS``)."""
 
 
-def _hidden_offsets(data: Buffer, entries: list[_Entry], has_directory: bool) -> list[int]:
+def _find_all(data: Buffer, start: int, end: int, most: int) -> Iterator[int]:
+    """Offsets of every local header signature in ``data[start:end]``; more than ``most`` is a
+    :class:`_TooMany` (a file of nothing but signatures must not become a list of millions)."""
+    for count, found in enumerate(_LOCAL_SIGNATURE.finditer(data, start, end)):
+        if count >= most:
+            raise _TooMany
+        yield found.start()
+
+
+def _hidden_offsets(
+    data: Buffer, entries: list[_Entry], has_directory: bool, most: int
+) -> list[int]:
     """Local headers the central directory does not list.
 
     A reader that walks local headers one after the other (as streaming unzippers do) finds a
@@ -125,7 +142,7 @@ def _hidden_offsets(data: Buffer, entries: list[_Entry], has_directory: bool) ->
     pass over every tensor of a checkpoint)."""
     size = len(data)
     if not has_directory:
-        return list(_find_all(data, 0, size))
+        return list(_find_all(data, 0, size, most))
     known = {entry.header_offset for entry in entries}
     covered = []
     candidates = {0}
@@ -144,7 +161,7 @@ def _hidden_offsets(data: Buffer, entries: list[_Entry], has_directory: bool) ->
     pos = 0
     for start, end in covered:
         if start > pos:
-            candidates.update(_find_all(data, pos, start))
+            candidates.update(_find_all(data, pos, start, most - len(candidates)))
         pos = max(pos, end)
     found = []
     pending = sorted(candidates)
@@ -158,6 +175,8 @@ def _hidden_offsets(data: Buffer, entries: list[_Entry], has_directory: bool) ->
         if local is None:
             continue
         found.append(offset)
+        if len(found) > most:
+            raise _TooMany
         pending.extend(_next_headers(local[4] + local[3], local[1]))
     return sorted(found)
 
@@ -208,73 +227,65 @@ def _read_local(data: Buffer, offset: int) -> tuple[str, int, int, int, int] | N
     return _decode(raw_name, flags), flags, method, csize, data_offset
 
 
-def _member_bytes(data: Buffer, entry: _Entry, data_offset: int, max_bytes: int) -> Buffer:
+def _member_bytes(
+    data: Buffer,
+    entry: _Entry,
+    data_offset: int,
+    max_bytes: int,
+    where: str,
+    budget: ExpansionBudget,
+    reads: ArchiveReads,
+) -> Buffer:
     if entry.method == 0:
         size = entry.compressed_size
         if entry.source == "local" and size in (0, 0xFFFFFFFF):
             # sizes in a data descriptor: a stored member then runs to the next header
-            found = (_find(data, _LOCAL, data_offset), _find(data, _CENTRAL, data_offset))
-            nxt = [at for at in found if at >= 0]
-            size = (min(nxt) if nxt else len(data)) - data_offset
+            found = [
+                match.start()
+                for signature in (_LOCAL_SIGNATURE, _CENTRAL_SIGNATURE)
+                if (match := signature.search(data, data_offset)) is not None
+            ]
+            size = (min(found) if found else len(data)) - data_offset
         if data_offset + size > len(data):
             raise ContainerError(
-                f"zip member {entry.name!r} runs past the end of the archive", offset=data_offset
+                f"zip member {where!r} runs past the end of the archive", offset=data_offset
             )
         if size > max_bytes:
             raise LimitExceeded(
-                f"zip member {entry.name!r} is {size:,} bytes, past the limit "
-                f"max_input_bytes={max_bytes:,}",
+                f"zip member {where!r} is {size:,} bytes, past the limit "
+                f"max_input_bytes={max_bytes:,}; if you trust this input, raise it: "
+                "Policy(limits=Limits(max_input_bytes=...))",
                 limit="max_input_bytes",
                 maximum=max_bytes,
             )
+        reads.add(size, where, "a stored zip member")
         return memoryview(data)[data_offset : data_offset + size]
-    if entry.method == 8:
-        # deflate knows where it ends, so a member whose sizes are in a data descriptor (or
-        # lie) is still read exactly; the compressed size only bounds the input
-        return inflate(
-            memoryview(data)[data_offset:], _RawDeflate, max_bytes, "deflate", concatenated=False
+    new = _DECOMPRESSORS.get(entry.method)
+    if new is None:
+        raise ContainerError(
+            f"zip member {where!r} uses compression method {entry.method}, which safepickle "
+            "cannot read (stored, deflate and bzip2 only)",
+            offset=entry.header_offset,
         )
-    if entry.method == 12:
-        return inflate(
-            memoryview(data)[data_offset:],
-            bz2.BZ2Decompressor,
-            max_bytes,
-            "bzip2",
-            concatenated=False,
-        )
-    raise ContainerError(
-        f"zip member {entry.name!r} uses compression method {entry.method}, which safepickle "
-        "cannot read (stored, deflate and bzip2 only)",
-        offset=entry.header_offset,
+    # the compressed stream knows where it ends, so a member whose sizes are in a data
+    # descriptor (or lie) is still read exactly; what it reads is counted in ``reads``
+    return inflate(
+        memoryview(data)[data_offset:],
+        new,
+        max_bytes,
+        _METHOD_NAMES[entry.method],
+        budget=budget,
+        where=where,
+        concatenated=False,
+        reads=reads,
     )
 
 
-def _find(data: Buffer, needle: bytes, start: int) -> int:
-    find = getattr(data, "find", None)
-    return int(find(needle, start)) if find is not None else bytes(data).find(needle, start)
-
-
-class _RawDeflate:
-    """A raw deflate stream (zip's method 8) behind the interface ``inflate`` expects."""
-
-    def __init__(self) -> None:
-        self._obj = zlib.decompressobj(-15)
-
-    @property
-    def eof(self) -> bool:
-        return bool(self._obj.eof)
-
-    @property
-    def unused_data(self) -> bytes:
-        return b""  # what follows a member is the next header, not more deflate data
-
-    @property
-    def needs_input(self) -> bool:
-        return not self._obj.unconsumed_tail
-
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        result: bytes = self._obj.decompress(data or self._obj.unconsumed_tail, max_length)
-        return result
+_DECOMPRESSORS: dict[int, Callable[[], Any]] = {
+    8: lambda: ZlibAdapter(zlib.decompressobj(-15)),
+    12: bz2.BZ2Decompressor,
+}
+_METHOD_NAMES = {8: "deflate", 12: "bzip2"}
 
 
 def open_zip(stream: ContainerStream) -> Iterator[Member] | None:
@@ -287,15 +298,21 @@ def open_zip(stream: ContainerStream) -> Iterator[Member] | None:
 
 def _members(stream: ContainerStream) -> Iterator[Member]:
     data = stream.data
-    entries = _central_entries(data)
-    has_directory = bool(entries) or _find_directory(data) is not None
-    for offset in _hidden_offsets(data, entries, has_directory):
-        local = _read_local(data, offset)
-        if local is not None and local[2] in (0, 8, 12):
-            name, flags, method, csize, _ = local
-            entries.append(_Entry(name, method, flags, csize, offset, "local"))
+    budget = stream.budget
+    most = budget.members_left()
+    try:
+        entries = _central_entries(data, most)
+        has_directory = bool(entries) or _find_directory(data) is not None
+        for offset in _hidden_offsets(data, entries, has_directory, most - len(entries)):
+            local = _read_local(data, offset)
+            if local is not None and (local[2] == 0 or local[2] in _DECOMPRESSORS):
+                name, flags, method, csize, _ = local
+                entries.append(_Entry(name, method, flags, csize, offset, "local"))
+    except _TooMany:
+        raise budget.too_many_members(stream.name) from None
     if not entries:
         raise ContainerError("a zip archive with no readable member", offset=0)
+    reads = ArchiveReads(budget, len(data))
     seen: set[int] = set()
     # A member that cannot be read does not stop the others from being scanned: the first
     # such problem is raised once every readable member was yielded.
@@ -321,9 +338,18 @@ def _members(stream: ContainerStream) -> Iterator[Member]:
             notes.append(f"its local header names it {local_name!r}")
         if (entry.flags | local_flags) & 0x1:
             notes.append("flagged as encrypted; read as plain data, as PyTorch does")
+        where = f"{stream.name}!{entry.name}"
         try:
-            content = _member_bytes(data, entry, data_offset, stream.max_bytes)
-        except (ContainerError, LimitExceeded) as exc:
+            content = _member_bytes(
+                data, entry, data_offset, stream.max_bytes, where, budget, reads
+            )
+        except LimitExceeded as exc:
+            if exc.limit != "max_input_bytes":
+                raise  # the file's budget is spent: no other member can be read either
+            if not (entry.source == "local" and has_directory):
+                problems.append(exc)
+            continue
+        except ContainerError as exc:
             if not (entry.source == "local" and has_directory):
                 problems.append(exc)
             # else: bytes that only look like a local header, between members

@@ -24,7 +24,14 @@ from typing import Any
 from .._json import JSON_FIRST_BYTES, JsonDocument, scan_json
 from .._resolve import approve, decide_all
 from .._unpickler import inspect_stream
-from ..containers import MAX_DEPTH, Buffer, ContainerError, ContainerStream, Member
+from ..containers import (
+    MAX_DEPTH,
+    Buffer,
+    ContainerError,
+    ContainerStream,
+    ExpansionBudget,
+    Member,
+)
 from ..containers import builtin as builtin_openers
 from ..containers.sniff import looks_like_pickle
 from ..context import LoadEvent
@@ -107,7 +114,9 @@ class Scanner:
     # --- walking containers -------------------------------------------------------------
     def _scan(self, name: str, data: Buffer) -> list[StreamResult]:
         out: list[StreamResult] = []
-        self._stream(name, data, (), (), "file", frozenset(), (), out)
+        # one budget for everything the file's containers produce, at every level
+        budget = ExpansionBudget(len(data), self.policy.limits)
+        self._stream(name, data, (), (), "file", frozenset(), (), out, budget)
         return out
 
     def _stream(
@@ -120,9 +129,10 @@ class Scanner:
         format_globals: frozenset[Any],
         notes: tuple[str, ...],
         out: list[StreamResult],
+        budget: ExpansionBudget,
     ) -> None:
         depth = len(member)
-        stream = ContainerStream(name, data, depth, self._max_bytes)
+        stream = ContainerStream(name, data, depth, self._max_bytes, budget)
         try:
             members = None if kind == "pickle" else self._open(stream)
             if members is None:
@@ -133,6 +143,7 @@ class Scanner:
             count = 0
             for inner in members:
                 count += 1
+                budget.count_member(f"{name}!{inner.name}")
                 child_kind = kind if inner.kind == "same" else inner.kind
                 self._stream(
                     f"{name}!{inner.name}",
@@ -143,6 +154,7 @@ class Scanner:
                     inner.format_globals,
                     inner.notes,
                     out,
+                    budget,
                 )
             if count == 0:
                 out.append(
