@@ -25,7 +25,11 @@ class WritableFile(Protocol):
     def write(self, data: bytes, /) -> Any: ...
 
 
+#: what ``load_all`` reads first (the buffer then grows as the stream needs)
 _FIRST_CHUNK = 1 << 16
+#: what one ``load`` reads first from a file it seeks back in: each load costs what its own
+#: pickle needs, not a fixed chunk (a file of many tiny pickles read by a loop of loads)
+_FIRST_CHUNK_OF_ONE = 64
 _READ_CHUNK = 1 << 20
 #: verify(buffer, start, eof): the stream (pickle or JSON) at ``buffer[start:]``; ``eof`` says
 #: whether the buffer holds everything that is left (a JSON number may go on otherwise)
@@ -51,7 +55,8 @@ def read_one(file: ReadableFile, limit: int, verify: Verifier) -> tuple[bytearra
         return _read_pipe(file, limit, verify)
     seekable: Any = file
     origin = seekable.tell()
-    for buf, verified in iter_stream(file, limit, verify, single=True):
+    stream = iter_stream(file, limit, verify, single=True, first_chunk=_FIRST_CHUNK_OF_ONE)
+    for buf, verified in stream:
         if len(buf) != verified.end:
             seekable.seek(origin + verified.end)
         return buf, verified
@@ -59,7 +64,12 @@ def read_one(file: ReadableFile, limit: int, verify: Verifier) -> tuple[bytearra
 
 
 def iter_stream(
-    file: ReadableFile, limit: int, verify: Verifier, *, single: bool = False
+    file: ReadableFile,
+    limit: int,
+    verify: Verifier,
+    *,
+    single: bool = False,
+    first_chunk: int = _FIRST_CHUNK,
 ) -> Iterator[tuple[bytearray, Verified]]:
     """Yield (buffer, verified) for each pickle in ``file``, one after the other.
 
@@ -87,7 +97,7 @@ def iter_stream(
             # Verifying again costs what the buffer holds, so read until it holds twice as
             # much (or the end): then the verifications of one stream add up to a few times
             # its size, however little each read returns (a pipe, a socket, a raw file).
-            eof = _fill(file, buf, min(max(2 * held, _FIRST_CHUNK), limit + 1))
+            eof = _fill(file, buf, min(max(2 * held, first_chunk), limit + 1))
             continue
         yield buf, verified
         if single:

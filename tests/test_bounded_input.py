@@ -389,6 +389,48 @@ def test_many_tiny_pickles_with_load_all(kind: str, work: Work) -> None:
         assert load_all_through(kind, data, sizes=(1, 4093, 7)) == values
 
 
+class CountingFile(io.RawIOBase):
+    """A seekable file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._inner.readinto(buffer)
+        self.bytes_read += count
+        return count
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+
+def test_a_loop_of_loads_reads_what_each_pickle_needs(work: Work) -> None:
+    """``while True: load(f)`` over a file of many tiny pickles and documents: each load reads
+    a little more than its own pickle and seeks back, not a fixed 64 KB chunk."""
+    values = list(range(20_000))
+    data = b"".join(
+        pickle.dumps(v, protocol=v % 6) if v % 2 else json.dumps(v).encode() + b"\n"
+        for v in values
+    )
+    file = CountingFile(data)
+    first_read = 64  # what a load reads before it knows how long its pickle is
+    work.allow(2, len(data) + first_read * len(values))
+    assert [safepickle.load(file) for _ in values] == values  # type: ignore[arg-type]
+    with pytest.raises(EOFError):
+        safepickle.load(file)  # type: ignore[arg-type]
+    assert file.bytes_read <= 2 * (len(data) + first_read * len(values))
+
+
 def _mixed_stream(count: int) -> tuple[list[Any], bytes]:
     values: list[Any] = []
     out = io.BytesIO()
