@@ -771,3 +771,31 @@ def test_following_a_joblib_pickle_is_bounded_by_the_policy_limits(canary: Path)
     assert stream.problem is not None and stream.problem.rule == "limit:max_nesting", result
     assert "joblib" in stream.problem.message
     assert peak < 48 * MiB, f"{peak / MiB:.0f} MiB"
+
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "bz2": bz2.compress,
+    "xz": lzma.compress,
+    "lzma": lambda data: lzma.compress(data, format=lzma.FORMAT_ALONE),
+    "zlib": zlib.compress,
+    "lz4": lz4.frame.compress,
+    "zip": lambda data: _zip([("a.pkl", data)]),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(COMPRESSORS))
+def test_corrupt_compressed_data_gets_our_errors(fmt: str, canary: Path) -> None:
+    """A damaged stream is a safepickle error naming the member, never the decompressor's own
+    exception (lz4 raises RuntimeError)."""
+    good = COMPRESSORS[fmt](pickle.dumps(list(range(2000))))
+    scanner = Scanner(Policy())
+    for offset in range(0, len(good), max(1, len(good) // 60)):
+        bad = bytearray(good)
+        bad[offset] ^= 0xA5
+        result = scanner.scan_bytes(bytes(bad), f"bad.{fmt}")
+        for stream in result.streams:
+            assert stream.problem is None or stream.problem.rule != "plugin-error", (
+                offset,
+                stream,
+            )

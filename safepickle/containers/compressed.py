@@ -25,6 +25,8 @@ _FIRST_IN_CHUNK = 1 << 16
 _IN_CHUNK = 1 << 20
 _OUT_CHUNK = 16 << 20
 _NOT_ZERO = re.compile(rb"[^\x00]")
+#: what decompressors raise for damaged data (lz4 reports a corrupt frame as a RuntimeError)
+_CORRUPT = (OSError, EOFError, ValueError, RuntimeError, zlib.error, lzma.LZMAError)
 
 
 def _format(data: Buffer) -> str | None:
@@ -128,7 +130,7 @@ def inflate(
             room = min(max_bytes - len(out), budget.room()) + 1
             try:
                 produced = decomp.decompress(chunk, min(room, _OUT_CHUNK))
-            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+            except _CORRUPT as exc:
                 raise ContainerError(
                     f"the {what} data at {where!r} is corrupt: {exc}", offset=pos
                 ) from exc
