@@ -154,7 +154,7 @@ def _read_json(
     """A JSON document from a pipe, line by line: ``dump`` ends each document with a newline
     and JSON strings cannot hold one, so a document never ends inside a line. It is decoded
     once :class:`DocumentEnd` sees it complete, not after every line."""
-    readline = getattr(file, "readline", None)
+    read_line = _line_reader(file)
     document_end = DocumentEnd()
     tried = 0  # the buffer's size when the decoder last found the document incomplete
     while True:
@@ -177,10 +177,31 @@ def _read_json(
         room = min(limit + 1 - len(buf), _READ_CHUNK)
         if room <= 0:
             return buf, verify(buf, 0, True)  # raises the size limit
-        line = readline(room) if readline is not None else _read_line(file, room)
+        line = read_line(room)
         if not line:
             return buf, verify(buf, 0, True)
         buf += line
+
+
+def _line_reader(file: ReadableFile) -> Callable[[int], bytes]:
+    """``read_line(room)``: the next line, at most ``room`` bytes of it: ``readline(room)``
+    where the file has one that takes a size, else one byte at a time. Never a readline
+    without a size (pickle's own calls): a line of a hostile stream may be as long as it likes.
+    """
+    readline = getattr(file, "readline", None)
+
+    def read_line(room: int) -> bytes:
+        nonlocal readline
+        if readline is not None:
+            try:
+                line: bytes = readline(room)
+            except TypeError:  # readline() takes no size
+                readline = None
+            else:
+                return line
+        return _read_line(file, room)
+
+    return read_line
 
 
 def _read_line(file: ReadableFile, room: int) -> bytes:
@@ -208,9 +229,9 @@ def _too_long(limit: int, offset: int) -> LimitExceeded:
 def _read_exact(file: ReadableFile, limit: int, first: int) -> bytearray:
     """The pickle that starts with opcode ``first``, read to its STOP and not one byte
     further. Every byte is appended to one buffer once (never a bytes object grown by
-    concatenation), and a protocol-0 line is read with ``readline`` where the file has it."""
+    concatenation), and a protocol-0 line is read with ``readline`` where the file has one."""
     buf = bytearray((first,))
-    readline = getattr(file, "readline", None)
+    read_line = _line_reader(file)
 
     def take(count: int) -> int:
         """Read ``count`` more bytes into ``buf``; where they start in it."""
@@ -231,14 +252,10 @@ def _read_exact(file: ReadableFile, limit: int, first: int) -> bytearray:
 
     def take_line() -> None:
         while True:
-            if readline is None:
-                if buf[take(1)] == 0x0A:
-                    return
-                continue
             room = min(limit - len(buf), _READ_CHUNK)
             if room <= 0:
                 raise _too_long(limit, len(buf))
-            line = readline(room)
+            line = read_line(room)
             if not line:
                 raise TruncatedPickle(
                     f"pickle data was truncated at offset {len(buf)}", offset=len(buf)

@@ -320,6 +320,31 @@ def test_a_pickle_of_many_small_frames_from_a_pipe(
     assert load_all_through(kind, data * 3) == [value] * 3
 
 
+class ReadlineWithoutSize:
+    """An unseekable file whose ``readline()`` takes no size: enough for ``pickle.load``."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, size: int) -> bytes:
+        return self._inner.read(size)
+
+    def readline(self) -> bytes:
+        return self._inner.readline()
+
+
+def test_a_readline_without_a_size_is_never_called_unbounded() -> None:
+    value = ["line"] * 1000
+    _, document = pretty_document(5000)
+    stream = pickle.dumps(value, protocol=0) + document
+    file = ReadlineWithoutSize(stream)
+    assert safepickle.load(file) == value  # type: ignore[arg-type]
+    assert safepickle.load(file) == json.loads(document)  # type: ignore[arg-type]
+    small = Policy(limits=Limits(max_input_bytes=1000))
+    with pytest.raises(safepickle.LimitExceeded):  # one line longer than the limit
+        safepickle.load(ReadlineWithoutSize(b"S'" + b"x" * 5000 + b"'\n."), policy=small)  # type: ignore[arg-type]
+
+
 class ShortReads(io.RawIOBase):
     """An unseekable file whose every read returns at most ``most`` bytes (a slow pipe)."""
 
