@@ -10,6 +10,7 @@ verifier's estimate, which narrowed constructors charge before they copy.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,12 @@ def execute(
         )
         with opened(budget):
             return unpickler.load()
+    except BaseException as exc:
+        # The pure-Python unpickler's own frames (load, load_reduce ...) are in the traceback,
+        # holding it and the failing call's arguments: clear their locals (they have finished).
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__.tb_next)
+        raise
     finally:
         # a raised exception's traceback keeps this frame: the unpickler's stack and memo may
         # hold views of the caller's out-of-band buffers, which must not outlive the load

@@ -325,12 +325,6 @@ _HASHY_DICT = pickle.dumps({(1 << 70) + i: None for i in range(1100)}, protocol=
             # the dict's opcodes without its PROTO, FRAME and STOP; then POP
             b"\x80\x05" + _HASHY_DICT[11:-1] + b"0" + _DATE_OF_A_VIEW,
             id="guarded unpickler",
-            marks=pytest.mark.xfail(
-                reason="the pure-Python GuardedUnpickler's own frames (pickle's load, "
-                "load_reduce) stay in the error's traceback and hold the view (issue 13)",
-                raises=BufferError,
-                strict=True,
-            ),
         ),
     ],
 )
