@@ -725,6 +725,30 @@ def test_overlapping_members_that_read_without_writing(canary: Path) -> None:
     assert problems and "re-reading what other members read" in problems[0].message, scanned
 
 
+def _stored_members_into_one_tail(count: int, tail: int) -> bytes:
+    """``count`` local headers of stored members whose sizes are in data descriptors (so each
+    runs to the next header), packed at the start: each one's extra field covers the headers
+    after it, so that every member's data starts in one long tail without headers."""
+    start = 40 * count
+    headers = []
+    for i in range(count):
+        extra = start + i - 40 * i - 34  # data of member i starts at start + i
+        fields = (20, 0x8, 0, 0, 0, 0, 0, 0, 4, extra)
+        headers.append(
+            struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", *fields) + b"a%03d" % i + bytes(6)
+        )
+    return b"".join(headers) + bytes(tail)
+
+
+def test_stored_members_that_share_their_bytes(canary: Path) -> None:
+    data = _stored_members_into_one_tail(300, MiB)
+    limits = Limits(result_bytes_floor=MiB, max_expansion_ratio=10)
+    result = Scanner(Policy(limits=limits)).scan_bytes(data, "descriptors.zip")
+    problems = _expansion_problems(result)
+    assert problems and "a stored zip member, re-reading" in problems[0].message, result
+    assert len(result.streams) < 20
+
+
 def test_entries_are_counted_before_they_are_collected(
     canary: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

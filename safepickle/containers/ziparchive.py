@@ -17,6 +17,7 @@ collected.
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import re
 import struct
@@ -41,7 +42,6 @@ _END_RECORD = struct.Struct("<4sHHHHIIH")
 _MAX_COMMENT = 0xFFFF
 # searched with re, which reads memory maps and memoryviews in place (no copy of the archive)
 _LOCAL_SIGNATURE = re.compile(re.escape(_LOCAL))
-_CENTRAL_SIGNATURE = re.compile(re.escape(_CENTRAL))
 
 
 @dataclass(frozen=True)
@@ -235,17 +235,15 @@ def _member_bytes(
     where: str,
     budget: ExpansionBudget,
     reads: ArchiveReads,
+    headers: list[int],
 ) -> Buffer:
     if entry.method == 0:
         size = entry.compressed_size
         if entry.source == "local" and size in (0, 0xFFFFFFFF):
-            # sizes in a data descriptor: a stored member then runs to the next header
-            found = [
-                match.start()
-                for signature in (_LOCAL_SIGNATURE, _CENTRAL_SIGNATURE)
-                if (match := signature.search(data, data_offset)) is not None
-            ]
-            size = (min(found) if found else len(data)) - data_offset
+            # sizes in a data descriptor: a stored member then runs to the next header (of
+            # ``headers``, sorted: searching the bytes again for each such member would cost
+            # a pass to the next signature each, as far as the end of the file)
+            size = headers[bisect.bisect_left(headers, data_offset)] - data_offset
         if data_offset + size > len(data):
             raise ContainerError(
                 f"zip member {where!r} runs past the end of the archive", offset=data_offset
@@ -302,14 +300,21 @@ def _members(stream: ContainerStream) -> Iterator[Member]:
     most = budget.members_left()
     try:
         entries = _central_entries(data, most)
-        has_directory = bool(entries) or _find_directory(data) is not None
-        for offset in _hidden_offsets(data, entries, has_directory, most - len(entries)):
-            local = _read_local(data, offset)
-            if local is not None and (local[2] == 0 or local[2] in _DECOMPRESSORS):
-                name, flags, method, csize, _ = local
-                entries.append(_Entry(name, method, flags, csize, offset, "local"))
+        directory = _find_directory(data)
+        has_directory = bool(entries) or directory is not None
+        hidden = _hidden_offsets(data, entries, has_directory, most - len(entries))
     except _TooMany:
         raise budget.too_many_members(stream.name) from None
+    for offset in hidden:
+        local = _read_local(data, offset)
+        if local is not None and (local[2] == 0 or local[2] in _DECOMPRESSORS):
+            name, flags, method, csize, _ = local
+            entries.append(_Entry(name, method, flags, csize, offset, "local"))
+    # where each header, the central directory and the end of the archive start
+    headers = {entry.header_offset for entry in entries} | set(hidden) | {len(data)}
+    if directory is not None:
+        headers.add(min(max(directory, 0), len(data)))
+    sorted_headers = sorted(headers)
     if not entries:
         raise ContainerError("a zip archive with no readable member", offset=0)
     reads = ArchiveReads(budget, len(data))
@@ -341,7 +346,7 @@ def _members(stream: ContainerStream) -> Iterator[Member]:
         where = f"{stream.name}!{entry.name}"
         try:
             content = _member_bytes(
-                data, entry, data_offset, stream.max_bytes, where, budget, reads
+                data, entry, data_offset, stream.max_bytes, where, budget, reads, sorted_headers
             )
         except LimitExceeded as exc:
             if exc.limit != "max_input_bytes":
