@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import os
 import pickle
@@ -334,25 +335,37 @@ def _peak(fn: Callable[[], object]) -> int:
     return peak
 
 
-def _dumps(payload: payloads.Payload, protocol: int) -> bytes:
-    limit = sys.getrecursionlimit()
-    if payload.recursion_limit > limit:
-        sys.setrecursionlimit(payload.recursion_limit)
-    try:
-        return pickle.dumps(payload.obj, protocol=protocol)
-    finally:
-        sys.setrecursionlimit(limit)
+def _deep_dumps(obj: object, protocol: int, recursion_limit: int) -> bytes:
+    """``pickle.dumps(obj, protocol)`` with the recursion limit raised to ``recursion_limit``.
 
-
-def _fingerprint(obj: object, recursion_limit: int) -> bytes:
-    """A canonical byte form of a loaded object, to check safepickle loaded what pickle did."""
+    CPython 3.12's C pickler counts each nesting level against a fixed C recursion limit
+    (about 750 nested lists on 3.12.1) that ``sys.setrecursionlimit`` does not raise, so the
+    deep ``nested_list`` payload overflows it. On a RecursionError this falls back to the
+    pure-Python pickler, which only needs the raised Python limit and writes the same bytes:
+    the payload stays identical on every version, so the numbers stay comparable. Setup only,
+    never timed.
+    """
     limit = sys.getrecursionlimit()
     if recursion_limit > limit:
         sys.setrecursionlimit(recursion_limit)
     try:
-        return pickle.dumps(obj, protocol=5)
+        try:
+            return pickle.dumps(obj, protocol=protocol)
+        except RecursionError:
+            out = io.BytesIO()
+            pickle._Pickler(out, protocol).dump(obj)
+            return out.getvalue()
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _dumps(payload: payloads.Payload, protocol: int) -> bytes:
+    return _deep_dumps(payload.obj, protocol, payload.recursion_limit)
+
+
+def _fingerprint(obj: object, recursion_limit: int) -> bytes:
+    """A canonical byte form of a loaded object, to check safepickle loaded what pickle did."""
+    return _deep_dumps(obj, 5, recursion_limit)
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -418,10 +418,12 @@ CATALOGUE: tuple[Payload, ...] = (
     # ---------------------------------------------------------------------------------------
     # Dotted names: attribute walks through modules, dunders, <locals>, module objects
     # ---------------------------------------------------------------------------------------
-    # pathlib imports os: GLOBAL "pathlib" "os.system" after PROTO 4 walks to os.system.
+    # fnmatch imports os: GLOBAL "fnmatch" "os.system" after PROTO 4 walks to os.system.
+    # (The id keeps its name: this went through pathlib.os, which 3.13's pathlib package
+    # no longer has; fnmatch.os exists on every supported version.)
     Payload(
         id="pathlib-os-system-dotted-global-p4",
-        data=b"\x80\x04cpathlib\nos.system\nX\x0c\x00\x00\x00touch CANARY\x85R.",
+        data=b"\x80\x04cfnmatch\nos.system\nX\x0c\x00\x00\x00touch CANARY\x85R.",
         technique="dotted GLOBAL walking through an allowed module's os attribute",
         expect=ForbiddenGlobal,
         live=True,
@@ -578,13 +580,14 @@ CATALOGUE: tuple[Payload, ...] = (
         expect=UnsafeOpcode,
         live=True,
     ),
-    # list(map(dict.get(vars(pathlib.os), "system"), ["touch CANARY"])).
+    # list(map(dict.get(vars(fnmatch.os), "system"), ["touch CANARY"])) (fnmatch.os, not
+    # pathlib.os: 3.13's pathlib package has no os attribute).
     Payload(
         id="vars-dict-get-map-p4",
         data=(
             b"\x80\x04\x8c\x08builtins\x8c\x04list\x93\x8c\x08builtins\x8c\x03map\x93"
             b"\x8c\x08builtins\x8c\x08dict.get\x93\x8c\x08builtins\x8c\x04vars\x93"
-            b"\x8c\x07pathlib\x8c\x02os\x93\x85R\x8c\x06system\x86R"
+            b"\x8c\x07fnmatch\x8c\x02os\x93\x85R\x8c\x06system\x86R"
             b"]\x8c\x0ctouch CANARYa\x86R\x85R."
         ),
         technique="builtins.vars of a module plus dict.get, called through map",
@@ -1267,13 +1270,14 @@ CATALOGUE: tuple[Payload, ...] = (
         live=True,
     ),
     # getattr DUPed: one copy in the shape, the other handed to functools.reduce as
-    # reduce(getattr, ["system"], pathlib.os), whose result map() calls.
+    # reduce(getattr, ["system"], fnmatch.os), whose result map() calls (fnmatch.os, not
+    # pathlib.os: 3.13's pathlib package has no os attribute).
     Payload(
         id="getattr-dup-into-reduce-p3",
         data=(
             b"\x80\x03cbuiltins\nlist\ncbuiltins\nmap\ncfunctools\nreduce\ncbuiltins\ngetattr\n2"
             b"cfractions\nFraction\nX\x0a\x00\x00\x00from_float\x86R0"
-            b"]X\x06\x00\x00\x00systemacpathlib\nos\n\x87R"
+            b"]X\x06\x00\x00\x00systemacfnmatch\nos\n\x87R"
             b"]X\x0c\x00\x00\x00touch CANARYa\x86R\x85R."
         ),
         technique="getattr DUPed: one copy in the shape, one passed as data",
