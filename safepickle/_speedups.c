@@ -4,31 +4,47 @@
  * *accepting* path only: when it reaches STOP having met every check the Python pass makes, it
  * returns what verify() needs to build the same Verified; whenever anything is unusual (an
  * error, a limit, a rare or complex opcode, the getattr(Outer, "Inner") shape of nested
- * classes, a range) it returns None ("bails") and the pure-Python pass runs from the start.
- * Bailing is always correct; accepting must be exactly right, so every check below mirrors one
- * in verify.py, and a change to the checks of verify._loop()/_rare() must be made here too (or
- * made to bail). tests/test_speedups.py compares the two on every kind of input.
+ * classes, a range, a late insertion) it returns None ("bails") and the pure-Python pass runs
+ * from the start. Bailing is always correct; accepting must be exactly right, so every check
+ * below mirrors one in verify.py and every count one of safepickle/_nodes.py's Tally, and a
+ * change to verify._loop()/_rare() or to _nodes.py must be made here too (or made to bail).
+ * tests/test_speedups.py compares the two on every kind of input.
  *
  * Symbolic values (int64), one per value of verify.py's symbolic stack:
  *   SYM_DATA (-1)     _DATA, any plain value
- *   SYM_SHARED(i)     <= -2: global i's `result`, what calling it without class arguments
- *                     returns (a _Result shared by every such call)
+ *   SYM_HASHY (-2)    HASHY, an int whose hash the stream chooses (LONG1 of 8 bytes or more,
+ *                     LONG4)
  *   SYM_GLOBAL(i)     4*i: the _Global number i of the globals table
  *   SYM_STR(offset)   4*offset+1: the str constant pushed by the unicode opcode at `offset`
- *   SYM_ARGS(j)       4*j+2: an _Args, a tuple whose first item is a global (args table)
- *   SYM_RESULT(k)     4*k+3: the _Result of a call on an _Args (results table)
+ *   SYM_NODE(k)       4*k+2: the Node number k of the node table (see _nodes.py): a container,
+ *                     a tuple, a call's result. Nodes 0-3 are FLAT_TUPLES, the frozen node every
+ *                     tuple of 0-3 plain values shares. Stack and memo hold node numbers, so
+ *                     values are shared by identity exactly as in Python.
+ * SYM_HASHY and the nodes are the "special" values, the ones a batch must look at one by one:
+ * both have (v & 3) == 2. The stack slots that hold them are chained (`spec_top`, `links`: see
+ * walk()), so a batch visits its special items only and costs nothing per plain one, as
+ * Python's pass tells a plain batch apart in one C-speed pass.
  * _RANGE and _RANGE_ARGS never appear: verify() bails when builtins.range is called or passed
  * first in a REDUCE's arguments (copyreg's constructors then make a range), as when
  * builtins.getattr is; only verify() knows the canonical names. A (global, str) pair, the
- * getattr shape, bails here at once.
+ * getattr shape, bails here at once. A node going into a value that is already inside another,
+ * or into itself (Tally.late), bails too: then only the graph of every edge gives the depth.
+ * (Plain values may go into such a value: that changes no depth.)
  *
  * The stack is one array; `marks` holds the stack height at each open MARK, so the values
  * above the innermost mark are stack[fence:sp]. The memo holds symbolic values too. Every
- * array grows geometrically and is bounded by the stream and by the Limits.
+ * array grows geometrically and is bounded by the stream and by the Limits. Costs saturate at
+ * COST_CAP like Python's; max_opcodes is checked at STOP (and before "the input ran out"),
+ * as Python's pass checks it in batches.
+ *
+ * Frames: opcodes are read up to `lim`, the end of the current frame (or of the input); an
+ * opcode that would cross a frame's end bails (Python refuses it), and reaching a frame's end
+ * between two opcodes reads on unframed. A FRAME may begin only at or past the current frame's
+ * end, or fill exactly its last 9 bytes, as in verify._frame.
  *
  * Nothing here reads at or past data[n]: every argument read is preceded by a check that the
- * bytes exist, and every length prefix is compared as an unsigned 64-bit number with the bytes
- * actually left.
+ * bytes exist before `lim` (which is never past data + n), and every length prefix is compared
+ * as an unsigned 64-bit number with the bytes actually left.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -38,18 +54,59 @@
 typedef int64_t sym_t;
 
 #define SYM_DATA ((sym_t)-1)
-#define SYM_SHARED(i) ((sym_t)-2 - (sym_t)(i))
+#define SYM_HASHY ((sym_t)-2)
 #define SYM_GLOBAL(i) ((sym_t)(i) * 4)
 #define SYM_STR(offset) ((sym_t)(offset) * 4 + 1)
-#define SYM_ARGS(j) ((sym_t)(j) * 4 + 2)
-#define SYM_RESULT(k) ((sym_t)(k) * 4 + 3)
-#define IS_SHARED(v) ((v) <= -2)
+#define SYM_NODE(k) ((sym_t)(k) * 4 + 2)
 #define IS_GLOBAL(v) ((v) >= 0 && ((v) & 3) == 0)
 #define IS_STR(v) ((v) >= 0 && ((v) & 3) == 1)
-#define IS_ARGS(v) ((v) >= 0 && ((v) & 3) == 2)
-#define IS_RESULT(v) ((v) >= 0 && ((v) & 3) == 3)
+#define IS_NODE(v) (((uint64_t)(v) & (((uint64_t)1 << 63) | 3)) == 2) /* >= 0, tag 2 */
+#define IS_SPECIAL(v) (((v) & 3) == 2) /* a node, or SYM_HASHY */
 #define SYM_INDEX(v) ((Py_ssize_t)((v) >> 2))
-#define SHARED_INDEX(v) ((Py_ssize_t)(-2 - (v)))
+
+/* _nodes.COST_CAP: costs saturate here (after every addition; every term is positive, so this
+ * is Python's min(total, COST_CAP)) */
+#define COST_CAP ((uint64_t)1 << 62)
+/* hash work saturates past any max_hash_work a Py_ssize_t holds, so that it only bails */
+#define WORK_CAP ((uint64_t)1 << 63)
+
+/* A Node of _nodes.py, in 32 bytes. N_RESULT: a call's result, `a` its callee's global
+ * (Node.owner) and `b` the node of its arguments when those are an N_CLASS tuple (Node.args),
+ * else -1. N_CLASS: a tuple whose first item is a global, `a` its number (Node.parent) and `b`
+ * the second item's when that is a global too, else -1 (Node.second). Results and nodes are
+ * never freed during a walk, so a number stays valid, as Python's references do. */
+typedef struct {
+    uint64_t cost;  /* Node.cost, values held unfolded, <= COST_CAP */
+    uint64_t hcost; /* Node.hcost, what hashing it walks, <= COST_CAP */
+    uint32_t items; /* Node.items (the walk bails before it would wrap) */
+    uint32_t df;    /* Node.depth in the low 24 bits (DEPTH), the N_ flags above them */
+    int32_t a;
+    int32_t b;
+} node_t;
+
+#define DEPTH 0xffffffu
+#define N_HASHY (1u << 24)  /* Node.hashy */
+#define N_SEALED (1u << 25) /* Node.sealed: inside another value */
+#define N_FROZEN (1u << 26) /* Node.frozen: one of FLAT_TUPLES */
+#define N_DONE (1u << 27)   /* Node.done: its change was recorded (verify._mark_mutated) */
+#define N_CLASS (1u << 28)  /* Node.parent is set */
+#define N_RESULT (1u << 29) /* Node.owner is set */
+#define FLAT_NODES 4
+
+/* the helpers the hot loop calls on every container: inlined where the compiler allows */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define HOT static __forceinline
+#else
+#define HOT static inline
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define UNLIKELY(x) (x)
+#endif
 
 #define HIGHEST_PROTOCOL 5
 #define INITIAL_CAPACITY 64
@@ -60,17 +117,10 @@ typedef struct {
     Py_ssize_t offset;
     Py_ssize_t pushes;
     const char *opcode;
-    int called;  /* called by REDUCE/NEWOBJ, or the class first in a REDUCE's arguments:
-                  * verify() bails if it is builtins.getattr or builtins.range */
+    int called;  /* called (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ), or the class first in a REDUCE's
+                  * arguments: verify() bails if it is builtins.getattr or builtins.range */
     int mutated; /* a value a call of it returned was changed (BUILD, SETITEM(S), ...) */
 } global_t;
-
-/* An _Args: a tuple that starts with global `parent`; `second` its second item when that is a
- * global too, else -1. An _Result with class arguments: the call of `owner` on args `args`. */
-typedef struct {
-    Py_ssize_t first;
-    Py_ssize_t second;
-} pair_t;
 
 typedef struct {
     global_t *items;
@@ -173,9 +223,10 @@ make_global(globals_t *g, PyObject *module, PyObject *name, Py_ssize_t offset,
         goto fail_key;
     }
     /* a new global (verify._State._check_new_global): max_globals, the budget of all names,
-     * then the length of its own (in characters, as in Python) */
-    if (g->len >= max_globals || PyUnicode_GET_LENGTH(module) > max_name ||
-        PyUnicode_GET_LENGTH(name) > max_name) {
+     * then the length of its own (in characters, as in Python); node fields hold a global's
+     * number in 32 bits */
+    if (g->len >= max_globals || g->len >= INT32_MAX ||
+        PyUnicode_GET_LENGTH(module) > max_name || PyUnicode_GET_LENGTH(name) > max_name) {
         goto fail_key;
     }
     g->name_chars += PyUnicode_GET_LENGTH(module) + PyUnicode_GET_LENGTH(name);
@@ -243,15 +294,28 @@ decode_str_at(const unsigned char *buf, Py_ssize_t offset, Py_ssize_t max_name)
 
 typedef struct {
     Py_ssize_t max_opcodes;
-    Py_ssize_t max_depth;   /* max_stack_depth */
+    Py_ssize_t max_stack;   /* max_stack_depth */
     Py_ssize_t max_nesting; /* MARKs open at once */
     Py_ssize_t max_memo;    /* max_memo_entries */
     Py_ssize_t max_items;   /* max_container_items */
     Py_ssize_t max_globals;
     Py_ssize_t max_name;    /* verify.MAX_NAME_BYTES */
     Py_ssize_t name_budget; /* Limits.max_global_name_bytes */
+    Py_ssize_t max_depth;   /* Limits.max_depth: how deeply values nest */
+    Py_ssize_t max_hash_work;
     int persistent_ok;      /* a plugin resolves persistent ids: BINPERSID is accepted */
 } limits_t;
+
+/* what _nodes.Tally and the memo counted: the last item of fast_verify's result */
+typedef struct {
+    uint64_t hash_work;
+    Py_ssize_t unknown_keys;
+    Py_ssize_t calls;
+    Py_ssize_t empty_sets;
+    Py_ssize_t build_items;
+    Py_ssize_t memo_entries;
+    Py_ssize_t memo_slots;
+} counts_t;
 
 typedef struct {
     Py_ssize_t end;
@@ -260,7 +324,361 @@ typedef struct {
     Py_ssize_t persistent; /* persistent ids (BINPERSID) seen */
     int protocol;
     int framed;
+    counts_t counts;
 } outcome_t;
+
+/* _nodes.Tally for one walk: the node table and the counts. */
+typedef struct {
+    node_t *nodes;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    uint32_t max_depth; /* Limits.max_depth, or less: a depth fits DEPTH */
+    uint64_t max_hash_work;
+    counts_t counts;
+} tally_t;
+
+static inline uint64_t
+saturate(uint64_t cost)
+{
+    return cost > COST_CAP ? COST_CAP : cost;
+}
+
+/* A new node: its number, or -1 when memory cannot be had. Pointers into the table do not
+ * survive this. */
+HOT Py_ssize_t
+node_new(tally_t *t, uint32_t depth, uint64_t cost, uint64_t hcost, uint32_t items,
+         uint32_t flags, int32_t a)
+{
+    node_t *node;
+
+    if (UNLIKELY(t->len >= t->cap) &&
+        grow((void **)&t->nodes, &t->cap, t->len + 1, PY_SSIZE_T_MAX, sizeof(node_t)) < 0) {
+        return -1;
+    }
+    node = &t->nodes[t->len];
+    node->cost = cost;
+    node->hcost = hcost;
+    node->items = items;
+    node->df = depth | flags;
+    node->a = a;
+    node->b = -1;
+    return t->len++;
+}
+
+/* `count` more items in `into`: -1 when its 32-bit count would wrap (then bail) */
+HOT int
+add_items(node_t *into, Py_ssize_t count)
+{
+    if (UNLIKELY((uint64_t)count > (uint64_t)(UINT32_MAX - into->items))) {
+        return -1;
+    }
+    into->items += (uint32_t)count;
+    return 0;
+}
+
+/* A node item `v` goes into `into` (Tally.insert's loop): seals it, raises `*depth` and
+ * `*cost`. Returns -1 on a late insertion: a node into a value inside another (or into itself,
+ * which seals it), whose depth needs the whole graph, which Python computes. (Plain values
+ * into a sealed value change no depth: every path through it stays as long as it was.) */
+HOT int
+take_node(node_t *nodes, const node_t *into, sym_t v, uint32_t *depth, uint64_t *cost)
+{
+    node_t *const node = &nodes[SYM_INDEX(v)];
+
+    if (UNLIKELY((into->df & N_SEALED) || node == into)) {
+        return -1;
+    }
+    node->df |= N_SEALED;
+    if ((node->df & DEPTH) >= *depth) {
+        *depth = (node->df & DEPTH) + 1;
+    }
+    *cost = saturate(*cost + node->cost - 1);
+    return 0;
+}
+
+/* Tally.hash_keys for one key `v` that is a node or a hashy int */
+HOT void
+hash_special(const node_t *nodes, sym_t v, uint64_t *work, Py_ssize_t *unknown)
+{
+    if (v == SYM_HASHY) {
+        *unknown += 1;
+        return;
+    }
+    *work += nodes[SYM_INDEX(v)].hcost - 1;
+    if (*work > WORK_CAP) {
+        *work = WORK_CAP;
+    }
+    *unknown += (nodes[SYM_INDEX(v)].df & N_HASHY) != 0;
+}
+
+/* The end of Tally.insert: `into` holds `count` more items, is `depth` deep, costs `cost`.
+ * Returns -1 to bail (too deep, too many items). */
+HOT int
+inserted(const tally_t *t, node_t *into, Py_ssize_t count, uint32_t depth, uint64_t cost)
+{
+    if (UNLIKELY(depth > t->max_depth || add_items(into, count) < 0)) {
+        return -1;
+    }
+    into->df = (into->df & ~DEPTH) | depth;
+    into->cost = cost;
+    if (into->df & N_RESULT) {
+        into->hcost = cost; /* an object's own __hash__ may walk all it holds */
+    }
+    return 0;
+}
+
+/* Tally.insert of one item (APPEND, BUILD); `into` is not frozen. */
+HOT int
+insert_one(tally_t *t, node_t *into, sym_t v)
+{
+    uint32_t depth = into->df & DEPTH;
+    uint64_t cost = saturate(into->cost + 1);
+
+    if (IS_NODE(v) && take_node(t->nodes, into, v, &depth, &cost) < 0) {
+        return -1;
+    }
+    return inserted(t, into, 1, depth, cost);
+}
+
+/* Tally.insert and Tally.hash_keys of a key and its value (SETITEM); `into` not frozen. */
+HOT int
+insert_pair(tally_t *t, node_t *into, sym_t key, sym_t v)
+{
+    uint32_t depth = into->df & DEPTH;
+    uint64_t cost = saturate(into->cost + 2);
+    uint64_t work = 1;
+    Py_ssize_t unknown = 0;
+
+    if ((IS_NODE(key) && take_node(t->nodes, into, key, &depth, &cost) < 0) ||
+        (IS_NODE(v) && take_node(t->nodes, into, v, &depth, &cost) < 0) ||
+        inserted(t, into, 2, depth, cost) < 0) {
+        return -1;
+    }
+    if (IS_SPECIAL(key)) { /* after the insertion, as Python: the key is not the target */
+        hash_special(t->nodes, key, &work, &unknown);
+    }
+    t->counts.unknown_keys += unknown;
+    t->counts.hash_work += work;
+    return t->counts.hash_work > t->max_hash_work ? -1 : 0;
+}
+
+/* The items one opcode takes: stack[base:base + count]. The special values among them (nodes,
+ * hashy ints) are all on the chain of stack slots that starts at `top - 1` and goes down
+ * through `links` (see walk()); a slot on it may hold a plain value by now, none off it a
+ * special one. So a batch costs nothing per plain item. */
+typedef struct {
+    const sym_t *stack;
+    const Py_ssize_t *links;
+    Py_ssize_t base;
+    Py_ssize_t count;
+    Py_ssize_t top;
+} batch_t;
+
+#define FOR_SPECIAL(b, i) for ((i) = (b)->top - 1; (i) >= (b)->base; (i) = (b)->links[(i)])
+
+/* Tally.insert: the batch goes into node `target` (not frozen). Returns 0, or -1 to bail: a
+ * late insertion or a value nested past max_depth. The target's fields may change before a
+ * bail: the walk is over then. */
+static int
+tally_insert(tally_t *t, Py_ssize_t target, const batch_t *b)
+{
+    node_t *const nodes = t->nodes;
+    node_t *const into = &nodes[target];
+    uint32_t depth = into->df & DEPTH; /* read before any item (the target itself, maybe) */
+    uint64_t cost = saturate(into->cost + (uint64_t)b->count);
+    Py_ssize_t i;
+
+    FOR_SPECIAL(b, i) {
+        const sym_t v = b->stack[i];
+
+        if (IS_NODE(v) && take_node(nodes, into, v, &depth, &cost) < 0) {
+            return -1;
+        }
+    }
+    return inserted(t, into, b->count, depth, cost);
+}
+
+/* Tally.hash_keys of every `stride`-th item of the batch (DICT: 2, the keys; FROZENSET: 1). */
+static int
+tally_hash(tally_t *t, const batch_t *b, Py_ssize_t stride)
+{
+    const Py_ssize_t odd = stride - 1; /* stride is 1 or 2: item i is a key when !(i & odd) */
+    uint64_t work = (uint64_t)((b->count + odd) >> odd);
+    Py_ssize_t i, unknown = 0;
+
+    FOR_SPECIAL(b, i) {
+        const sym_t v = b->stack[i];
+
+        if (IS_SPECIAL(v) && ((i - b->base) & odd) == 0) {
+            hash_special(t->nodes, v, &work, &unknown);
+        }
+    }
+    t->counts.unknown_keys += unknown;
+    t->counts.hash_work += work; /* both at most 2**63: no overflow */
+    return t->counts.hash_work > t->max_hash_work ? -1 : 0;
+}
+
+/* Tally.insert, then Tally.hash_keys of every `stride`-th item (SETITEMS: 2, the keys;
+ * ADDITEMS: 1), in one pass: hashing reads a key's hcost after the insertion, which changes
+ * only the target's own, and the target among its items bails (a late insertion). */
+static int
+tally_insert_hash(tally_t *t, Py_ssize_t target, const batch_t *b, Py_ssize_t stride)
+{
+    node_t *const nodes = t->nodes;
+    node_t *const into = &nodes[target];
+    const Py_ssize_t odd = stride - 1;
+    uint32_t depth = into->df & DEPTH;
+    uint64_t cost = saturate(into->cost + (uint64_t)b->count);
+    uint64_t work = (uint64_t)((b->count + odd) >> odd);
+    Py_ssize_t i, unknown = 0;
+
+    FOR_SPECIAL(b, i) {
+        const sym_t v = b->stack[i];
+
+        if (!IS_SPECIAL(v)) {
+            continue;
+        }
+        if (IS_NODE(v) && take_node(nodes, into, v, &depth, &cost) < 0) {
+            return -1;
+        }
+        if (((i - b->base) & odd) == 0) {
+            hash_special(nodes, v, &work, &unknown);
+        }
+    }
+    if (inserted(t, into, b->count, depth, cost) < 0) {
+        return -1;
+    }
+    t->counts.unknown_keys += unknown;
+    t->counts.hash_work += work;
+    return t->counts.hash_work > t->max_hash_work ? -1 : 0;
+}
+
+/* Tally.insert and Tally.hash_keys when no item is a node or a hashy int: `count` items go
+ * into `into` (not frozen), `keys` of them hashed. Returns 0, or -1 to bail. */
+HOT int
+insert_plain(tally_t *t, node_t *into, Py_ssize_t count, Py_ssize_t keys)
+{
+    const uint64_t cost = saturate(into->cost + (uint64_t)count);
+
+    if (add_items(into, count) < 0) {
+        return -1;
+    }
+    into->cost = cost;
+    if (into->df & N_RESULT) {
+        into->hcost = cost;
+    }
+    t->counts.hash_work += (uint64_t)keys;
+    return t->counts.hash_work > t->max_hash_work ? -1 : 0;
+}
+
+/* Tally.tuple_of: the node of a tuple (`frozenset`: a frozenset) of the batch, a FLAT_TUPLES
+ * node for up to three plain values unless `fresh`. Returns its number, or -1 to bail. */
+static Py_ssize_t
+tally_tuple(tally_t *t, const batch_t *b, int frozenset, int fresh)
+{
+    uint32_t depth = 1;
+    uint64_t cost, hcost;
+    uint32_t flags = frozenset ? N_HASHY : 0;
+    Py_ssize_t i;
+
+    if (b->count <= 3 && !frozenset && !fresh) {
+        FOR_SPECIAL(b, i) {
+            if (IS_SPECIAL(b->stack[i])) {
+                break;
+            }
+        }
+        if (i < b->base) {
+            return b->count; /* FLAT_TUPLES[count] */
+        }
+    }
+    if ((uint64_t)b->count > UINT32_MAX) {
+        return -1;
+    }
+    cost = hcost = saturate((uint64_t)b->count + 1);
+    FOR_SPECIAL(b, i) {
+        const sym_t v = b->stack[i];
+
+        if (IS_NODE(v)) {
+            node_t *const node = &t->nodes[SYM_INDEX(v)];
+
+            node->df |= N_SEALED;
+            if ((node->df & DEPTH) >= depth) {
+                depth = (node->df & DEPTH) + 1;
+            }
+            cost = saturate(cost + node->cost - 1);
+            hcost = saturate(hcost + node->hcost - 1);
+            flags |= node->df & N_HASHY;
+        }
+        else if (v == SYM_HASHY) {
+            flags |= N_HASHY;
+        }
+    }
+    if (depth > t->max_depth) {
+        return -1;
+    }
+    return node_new(t, depth, cost, hcost, (uint32_t)b->count, flags, -1);
+}
+
+/* Tally.call: the node of what calling global `owner` on `args` returns. */
+HOT Py_ssize_t
+tally_call(tally_t *t, int32_t owner, sym_t args)
+{
+    node_t *node;
+    Py_ssize_t k;
+    uint32_t depth;
+    uint64_t cost;
+    uint32_t items;
+    int32_t class_args = -1;
+
+    t->counts.calls++;
+    if (!IS_NODE(args)) {
+        return node_new(t, 1, 2, 2, 0, N_HASHY | N_RESULT, owner);
+    }
+    node = &t->nodes[SYM_INDEX(args)];
+    node->df |= N_SEALED;
+    depth = node->df & DEPTH;
+    cost = node->cost;
+    items = node->items;
+    if (node->df & N_CLASS) { /* result.args = node */
+        class_args = (int32_t)SYM_INDEX(args);
+    }
+    k = node_new(t, depth, cost, cost, items, N_HASHY | N_RESULT, owner);
+    if (k >= 0) {
+        t->nodes[k].b = class_args;
+    }
+    return k;
+}
+
+/* Tally.call_with_items: OBJ and NEWOBJ_EX, whose arguments are the batch. */
+static Py_ssize_t
+tally_call_with_items(tally_t *t, int32_t owner, const batch_t *b)
+{
+    Py_ssize_t k = node_new(t, 1, 1, 1, 0, N_HASHY | N_RESULT, owner);
+
+    t->counts.calls++;
+    if (k >= 0 && b->count > 0 && tally_insert(t, k, b) < 0) {
+        return -1;
+    }
+    return k;
+}
+
+/* verify._mark_mutated: a call's value is being changed */
+HOT void
+mark_mutated(const node_t *nodes, node_t *node, global_t *globals)
+{
+    if ((node->df & (N_RESULT | N_DONE)) == N_RESULT) {
+        node->df |= N_DONE;
+        globals[node->a].mutated = 1;
+        if (node->b >= 0) { /* the classes in its arguments */
+            const node_t *const args = &nodes[node->b];
+
+            globals[args->a].mutated = 1;
+            if (args->b >= 0) {
+                globals[args->b].mutated = 1;
+            }
+        }
+    }
+}
 
 /* walk() found the input ending before the stream did, every opcode so far on the accepting
  * path: the Python pass would say "truncated" too, so a reader with more to read needs no
@@ -276,50 +694,67 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     /* start is checked before any pointer is formed from it (the walk's first lines) */
     const unsigned char *p = buf, *first = buf;
     const unsigned char *const end = buf + n;
-    const Py_ssize_t max_opcodes = limits->max_opcodes, max_depth = limits->max_depth;
+    const unsigned char *lim = end; /* where the current frame ends, or the input */
+    const Py_ssize_t max_opcodes = limits->max_opcodes, max_stack = limits->max_stack;
     const Py_ssize_t max_memo = limits->max_memo, max_items = limits->max_items;
     sym_t *stack = NULL, *memo = NULL;
     Py_ssize_t *marks = NULL;
-    pair_t *args = NULL, *results = NULL;
+    /* The chain of the stack slots that hold special values (nodes, hashy ints): `spec_top` is
+     * one past the topmost, links[i] the next one below slot i (-1: none). Every special value
+     * below sp is on it; a slot on it may hold a plain value by now (overwritten in place). */
+    Py_ssize_t *links = NULL;
+    Py_ssize_t links_cap = 0, spec_top = 0;
+    tally_t tally;
     Py_ssize_t sp = 0, stack_cap = 0, sp_limit = 0;
     Py_ssize_t nmarks = 0, marks_cap = 0, fence = 0;
     Py_ssize_t memo_len = 0, memo_cap = 0;
-    Py_ssize_t nargs = 0, args_cap = 0, nresults = 0, results_cap = 0;
     Py_ssize_t ops = 0, buffers = 0, persistent = 0;
     int protocol = 0, framed = 0, accepted = 0;
-    Py_ssize_t frame_end = 0; /* verify: a frame may run past STOP; Python handles that */
+    Py_ssize_t frame_end = 0; /* where the last FRAME ends (_State.frame_end) */
     unsigned char op;
     uint64_t size;
     sym_t value;
-    Py_ssize_t count, index;
+    Py_ssize_t count, index, k;
 
-/* The opcode has `k` bytes of argument, and they are in the input. */
-#define NEED(k)                      \
-    do {                             \
-        if (end - p <= (k)) {        \
-            accepted = RAN_OUT;      \
-            goto bail;               \
-        }                            \
+    memset(&tally, 0, sizeof(tally));
+    tally.max_depth = limits->max_depth < DEPTH ? (uint32_t)limits->max_depth : DEPTH - 1;
+    tally.max_hash_work = (uint64_t)limits->max_hash_work;
+
+/* The input or the current frame ends before the opcode does: "truncated" when that is the
+ * input's end (as Python says), else the opcode crosses its frame's end, which Python refuses. */
+#define RUNOUT()                                                    \
+    do {                                                            \
+        accepted = lim == end && ops <= max_opcodes ? RAN_OUT : 0;  \
+        goto bail;                                                  \
     } while (0)
-/* Payload of `sz` bytes after a `head`-byte opcode and prefix (already in the input). */
-#define NEED_PAYLOAD(head, sz)                              \
-    do {                                                    \
-        if ((sz) > (uint64_t)(end - p - (head))) {          \
-            accepted = RAN_OUT;                             \
-            goto bail;                                      \
-        }                                                   \
+/* The opcode has `k` bytes of argument, and they are in the input (and its frame). */
+#define NEED(k)                         \
+    do {                                \
+        if (UNLIKELY(lim - p <= (k))) { \
+            RUNOUT();                   \
+        }                               \
+    } while (0)
+/* Payload of `sz` bytes after a `head`-byte opcode and prefix (already there). */
+#define NEED_PAYLOAD(head, sz)                               \
+    do {                                                     \
+        if (UNLIKELY((sz) > (uint64_t)(lim - p - (head)))) { \
+            RUNOUT();                                        \
+        }                                                    \
     } while (0)
 /* Values above the innermost MARK. */
 #define SEGMENT (sp - fence)
 /* Room for one more value (stack depth: values plus marks, as Limits.max_stack_depth). */
 #define ROOM()                                                                      \
     do {                                                                            \
-        if (sp >= sp_limit) {                                                       \
-            if (sp + nmarks >= max_depth) {                                         \
+        if (UNLIKELY(sp >= sp_limit)) {                                             \
+            if (sp + nmarks >= max_stack) {                                         \
                 goto bail;                                                          \
             }                                                                       \
-            if (sp >= stack_cap && grow((void **)&stack, &stack_cap, sp + 1,        \
-                                        max_depth, sizeof(sym_t)) < 0) {            \
+            if (sp >= stack_cap &&                                                  \
+                (grow((void **)&stack, &stack_cap, sp + 1, max_stack,               \
+                      sizeof(sym_t)) < 0 ||                                         \
+                 grow((void **)&links, &links_cap, stack_cap, max_stack,            \
+                      sizeof(Py_ssize_t)) < 0)) {                                   \
                 goto bail;                                                          \
             }                                                                       \
             SET_LIMIT();                                                            \
@@ -327,13 +762,47 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     } while (0)
 #define SET_LIMIT()                                                                 \
     do {                                                                            \
-        sp_limit = max_depth - nmarks < stack_cap ? max_depth - nmarks : stack_cap; \
+        sp_limit = max_stack - nmarks < stack_cap ? max_stack - nmarks : stack_cap; \
     } while (0)
+/* Push a plain value. */
 #define PUSH(v)              \
     do {                     \
         ROOM();              \
         stack[sp++] = (v);   \
     } while (0)
+/* The value on top (just pushed, or written in place) is special: on the chain. */
+#define LINK_TOP()                               \
+    do {                                         \
+        if (spec_top != sp) {                    \
+            links[sp - 1] = spec_top - 1;        \
+            spec_top = sp;                       \
+        }                                        \
+    } while (0)
+/* Push a node (or SYM_HASHY). */
+#define PUSH_SPECIAL(v)      \
+    do {                     \
+        PUSH(v);             \
+        LINK_TOP();          \
+    } while (0)
+/* Push any value. */
+#define PUSH_ANY(v)                          \
+    do {                                     \
+        PUSH(v);                             \
+        if (IS_SPECIAL(stack[sp - 1])) {     \
+            LINK_TOP();                      \
+        }                                    \
+    } while (0)
+/* Drop the `cnt` values on top, and their slots from the chain. */
+#define DROP(cnt)                                \
+    do {                                         \
+        sp -= (cnt);                             \
+        while (spec_top > sp) {                  \
+            spec_top = links[spec_top - 1] + 1;  \
+        }                                        \
+    } while (0)
+/* The batch of the `cnt` values at stack[base:], before they are dropped. */
+#define BATCH(name, base_, cnt)                                                   \
+    const batch_t name = {stack, links, (base_), (cnt), spec_top}
 /* A run of the fixed-size push `op`, `step` bytes each: every one but the first still counts
  * as an opcode, needs its bytes and the next opcode's, and room on the stack. */
 #define RUN(step)                                                                  \
@@ -341,10 +810,16 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         NEED((step) - 1);                                                          \
         PUSH(SYM_DATA);                                                            \
         p += (step);                                                               \
-        while (end - p > (step) && *p == op && sp < sp_limit && ops < max_opcodes) { \
-            stack[sp++] = SYM_DATA;                                                \
-            ops++;                                                                 \
-            p += (step);                                                           \
+        if (lim - p > (step) && *p == op) {                                        \
+            const unsigned char *const last_ = lim - (step);                       \
+            sym_t *to_ = stack + sp;                                               \
+            sym_t *const stop_ = stack + sp_limit;                                 \
+            while (to_ < stop_ && p < last_ && *p == op) {                         \
+                *to_++ = SYM_DATA;                                                 \
+                p += (step);                                                       \
+            }                                                                      \
+            ops += to_ - (stack + sp);                                             \
+            sp = to_ - stack;                                                      \
         }                                                                          \
     } while (0)
 /* Close the innermost MARK, dropping the values above it (verify._pop_segment). */
@@ -353,73 +828,87 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         if (nmarks == 0 || SEGMENT > max_items) {        \
             goto bail;                                   \
         }                                                \
-        sp = fence;                                      \
+        DROP(SEGMENT);                                   \
         nmarks--;                                        \
         fence = nmarks > 0 ? marks[nmarks - 1] : 0;      \
         SET_LIMIT();                                     \
     } while (0)
-/* verify._count_push: a memo GET or DUP pushes a global, or the global an _Args starts with */
-#define COUNT_PUSH(v)                                            \
-    do {                                                         \
-        if (IS_GLOBAL(v)) {                                      \
-            g->items[SYM_INDEX(v)].pushes += 1;                  \
-        }                                                        \
-        else if (IS_ARGS(v)) {                                   \
-            g->items[args[SYM_INDEX(v)].first].pushes += 1;      \
-        }                                                        \
+/* verify._count_push: a memo GET or DUP pushes a global, or a tuple that starts with one */
+#define COUNT_PUSH(v)                                                          \
+    do {                                                                       \
+        if (IS_GLOBAL(v)) {                                                    \
+            g->items[SYM_INDEX(v)].pushes += 1;                                \
+        }                                                                      \
+        else if (IS_NODE(v) && (tally.nodes[SYM_INDEX(v)].df & N_CLASS)) {     \
+            g->items[tally.nodes[SYM_INDEX(v)].a].pushes += 1;                 \
+        }                                                                      \
     } while (0)
-/* BUILD, SETITEM(S), APPEND(S) and ADDITEMS change `target`: never a global; a call's result
- * marks its callee and the classes of its arguments mutated (verify._mark_mutated). */
-#define CHANGE(target)                                                   \
-    do {                                                                 \
-        sym_t target_ = (target);                                        \
-        if (IS_GLOBAL(target_)) {                                        \
-            goto bail;                                                   \
-        }                                                                \
-        if (IS_SHARED(target_)) {                                        \
-            g->items[SHARED_INDEX(target_)].mutated = 1;                 \
-        }                                                                \
-        else if (IS_RESULT(target_)) {                                   \
-            const pair_t call_ = results[SYM_INDEX(target_)];            \
-            const pair_t args_ = args[call_.second];                     \
-            g->items[call_.first].mutated = 1;                           \
-            g->items[args_.first].mutated = 1;                           \
-            if (args_.second >= 0) {                                     \
-                g->items[args_.second].mutated = 1;                      \
-            }                                                            \
-        }                                                                \
+/* verify._changed for APPENDS, SETITEMS, ADDITEMS: `batch` goes into `target`, never
+ * a global; SETITEMS hashes every other item (the keys), ADDITEMS all. Nothing happens to a
+ * frozen target (a shared tuple: the opcode fails when it runs), nor to a plain value. */
+#define CHANGE(target, batch)                                                         \
+    do {                                                                              \
+        const sym_t target_ = (target);                                               \
+        if (IS_GLOBAL(target_)) {                                                     \
+            goto bail;                                                                \
+        }                                                                             \
+        if (IS_NODE(target_)) {                                                       \
+            node_t *const into_ = &tally.nodes[SYM_INDEX(target_)];                   \
+            const Py_ssize_t count_ = (batch).count;                                  \
+            if (!(into_->df & N_FROZEN)) {                                            \
+                mark_mutated(tally.nodes, into_, g->items);                           \
+                if ((batch).top <= (batch).base) { /* plain values only */            \
+                    if (insert_plain(&tally, into_, count_,                           \
+                                     op == 'e' ? 0 : op == 'u' ? count_ / 2 : count_) \
+                        < 0) {                                                        \
+                        goto bail;                                                    \
+                    }                                                                 \
+                }                                                                     \
+                else if (op == 'e'                                                    \
+                             ? tally_insert(&tally, SYM_INDEX(target_), &(batch)) < 0 \
+                             : tally_insert_hash(&tally, SYM_INDEX(target_), &(batch),\
+                                                 op == 'u' ? 2 : 1) < 0) {            \
+                    goto bail;                                                        \
+                }                                                                     \
+            }                                                                         \
+        }                                                                             \
     } while (0)
-/* The symbolic tuple of the `cnt` values at stack[base:] (verify._class_args): an _Args when
- * the first is a global, else plain data. A (global, str) pair, the getattr shape, bails. */
-#define MAKE_TUPLE(base, cnt)                                                        \
-    do {                                                                             \
-        value = (cnt) > 0 ? stack[(base)] : SYM_DATA;                                \
-        if (IS_GLOBAL(value)) {                                                      \
-            if ((cnt) == 2 && IS_STR(stack[(base) + 1])) {                           \
-                goto bail;                                                           \
-            }                                                                        \
-            if (nargs >= args_cap && grow((void **)&args, &args_cap, nargs + 1,      \
-                                          max_opcodes, sizeof(pair_t)) < 0) {        \
-                goto bail;                                                           \
-            }                                                                        \
-            args[nargs].first = SYM_INDEX(value);                                    \
-            args[nargs].second = (cnt) > 1 && IS_GLOBAL(stack[(base) + 1])           \
-                                     ? SYM_INDEX(stack[(base) + 1])                  \
-                                     : -1;                                           \
-            value = SYM_ARGS(nargs);                                                 \
-            nargs++;                                                                 \
-        }                                                                            \
-        else {                                                                       \
-            value = SYM_DATA;                                                        \
-        }                                                                            \
+/* The node of the tuple of `batch` (TUPLE1-3, TUPLE): when its first item is a global,
+ * a fresh node that remembers it (verify._class_args); a (global, str) pair, the getattr shape,
+ * bails. Sets `value`. */
+#define MAKE_TUPLE(batch)                                                          \
+    do {                                                                           \
+        const sym_t first_ = (batch).count > 0 ? stack[(batch).base] : SYM_DATA;   \
+        const sym_t second_ = (batch).count > 1 ? stack[(batch).base + 1] : SYM_DATA; \
+        if (IS_GLOBAL(first_)) {                                                   \
+            if ((batch).count == 2 && IS_STR(second_)) {                           \
+                goto bail;                                                         \
+            }                                                                      \
+            k = tally_tuple(&tally, &(batch), 0, 1);                               \
+            if (k < 0) {                                                           \
+                goto bail;                                                         \
+            }                                                                      \
+            tally.nodes[k].df |= N_CLASS;                                          \
+            tally.nodes[k].a = (int32_t)SYM_INDEX(first_);                         \
+            if (IS_GLOBAL(second_)) {                                              \
+                tally.nodes[k].b = (int32_t)SYM_INDEX(second_);                    \
+            }                                                                      \
+        }                                                                          \
+        else {                                                                     \
+            k = tally_tuple(&tally, &(batch), 0, 0);                               \
+            if (k < 0) {                                                           \
+                goto bail;                                                         \
+            }                                                                      \
+        }                                                                          \
+        value = SYM_NODE(k);                                                       \
     } while (0)
 #define PUT(idx)                                                                       \
     do {                                                                               \
-        if (SEGMENT <= 0) {                                                            \
+        if (UNLIKELY(SEGMENT <= 0)) {                                                  \
             goto bail;                                                                 \
         }                                                                              \
         if ((uint64_t)(idx) == (uint64_t)memo_len) {                                   \
-            if (memo_len >= memo_cap &&                                                \
+            if (UNLIKELY(memo_len >= memo_cap) &&                                      \
                 (memo_len >= max_memo ||                                               \
                  grow((void **)&memo, &memo_cap, memo_len + 1, max_memo,               \
                       sizeof(sym_t)) < 0)) {                                           \
@@ -434,29 +923,62 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             goto bail;                                                                 \
         }                                                                              \
     } while (0)
-#define GET(idx)                                         \
-    do {                                                 \
-        if ((uint64_t)(idx) >= (uint64_t)memo_len) {     \
-            goto bail;                                   \
-        }                                                \
-        value = memo[(idx)];                             \
-        COUNT_PUSH(value);                               \
-        PUSH(value);                                     \
+#define GET(idx)                                               \
+    do {                                                       \
+        if (UNLIKELY((uint64_t)(idx) >= (uint64_t)memo_len)) { \
+            goto bail;                                         \
+        }                                                      \
+        value = memo[(idx)];                                   \
+        COUNT_PUSH(value);                                     \
+        PUSH_ANY(value);                                       \
     } while (0)
 
     if (start < 0 || start >= n) {
         goto bail;
     }
+    /* The node table and the memo start at a size proportional to the input (a pickle makes
+     * a node every dozen bytes or so, a memo entry every few), so that a large stream needs
+     * few reallocations, each a copy of everything so far: at most 32 + 16 MB, of which only
+     * what is written is touched. Then the shared FLAT_TUPLES nodes, and a stack that is
+     * never NULL. */
+    {
+        const Py_ssize_t size = n - start;
+        const Py_ssize_t nodes = size / 16 < 64   ? 64
+                                 : size / 16 > (1 << 20) ? (1 << 20)
+                                                         : size / 16;
+        Py_ssize_t entries = size / 8 < 64 ? 64 : size / 8 > (1 << 21) ? (1 << 21) : size / 8;
+
+        entries = entries < max_memo ? entries : max_memo;
+        if (grow((void **)&tally.nodes, &tally.cap, nodes, PY_SSIZE_T_MAX, sizeof(node_t)) < 0 ||
+            grow((void **)&memo, &memo_cap, entries, max_memo, sizeof(sym_t)) < 0) {
+            goto bail;
+        }
+    }
+    for (index = 0; index < FLAT_NODES; index++) {
+        if (node_new(&tally, 1, (uint64_t)index + 1, (uint64_t)index + 1, (uint32_t)index,
+                     N_FROZEN, -1) < 0) {
+            goto bail;
+        }
+    }
+    if (grow((void **)&stack, &stack_cap, 1, max_stack, sizeof(sym_t)) < 0 ||
+        grow((void **)&links, &links_cap, stack_cap, max_stack, sizeof(Py_ssize_t)) < 0) {
+        goto bail;
+    }
     p = first = buf + start;
     for (;;) {
-        if (p >= end) {
-            accepted = RAN_OUT;
-            goto bail;
+        if (UNLIKELY(p >= lim)) {
+            if (lim == end) {
+                /* Python says "truncated" too, unless it counted too many opcodes first */
+                accepted = ops <= max_opcodes ? RAN_OUT : 0;
+                goto bail;
+            }
+            if (p != lim) { /* never: every opcode is read within its frame */
+                goto bail;
+            }
+            lim = end; /* the frame ended between two opcodes: read on, unframed */
+            continue;
         }
-        if (ops >= max_opcodes) {
-            goto bail;
-        }
-        ops++;
+        ops++; /* max_opcodes is checked at the end, as Python's pass checks it */
         op = *p;
         switch (op) {
         /* fixed-size pushes; a run of one (a list of ints) is taken in one go */
@@ -475,11 +997,24 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'N':  /* NONE */
         case 0x88: /* NEWTRUE */
         case 0x89: /* NEWFALSE */
+        case ')':  /* EMPTY_TUPLE: a plain value (depth 0) */
+            PUSH(SYM_DATA);
+            p += 1;
+            break;
         case ']':  /* EMPTY_LIST */
         case '}':  /* EMPTY_DICT */
-        case ')':  /* EMPTY_TUPLE */
         case 0x8f: /* EMPTY_SET */
-            PUSH(SYM_DATA);
+            ROOM();
+            k = node_new(&tally, 1, 1, 1, 0, 0, -1);
+            if (k < 0) {
+                goto bail;
+            }
+            if (op == 0x8f) {
+                tally.counts.empty_sets++;
+            }
+            links[sp] = spec_top - 1;
+            stack[sp++] = SYM_NODE(k);
+            spec_top = sp;
             p += 1;
             break;
 
@@ -507,23 +1042,39 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;
 
         /* other length-prefixed data */
-        case 'C':  /* SHORT_BINBYTES */
-        case 0x8a: /* LONG1 */
+        case 'C': /* SHORT_BINBYTES */
             NEED(1);
             size = p[1];
             NEED_PAYLOAD(2, size);
             PUSH(SYM_DATA);
             p += 2 + size;
             break;
+        case 0x8a: /* LONG1: of 8 bytes or more, an int whose hash the stream chooses */
+            NEED(1);
+            size = p[1];
+            NEED_PAYLOAD(2, size);
+            if (size > 7) {
+                PUSH_SPECIAL(SYM_HASHY);
+            }
+            else {
+                PUSH(SYM_DATA);
+            }
+            p += 2 + size;
+            break;
         case 'B':  /* BINBYTES */
-        case 0x8b: /* LONG4: a signed length */
+        case 0x8b: /* LONG4: a signed length; always a hash the stream chooses */
             NEED(4);
             size = read_u32(p + 1);
             if (op == 0x8b && size >= ((uint64_t)1 << 31)) {
                 goto bail;
             }
             NEED_PAYLOAD(5, size);
-            PUSH(SYM_DATA);
+            if (op == 0x8b) {
+                PUSH_SPECIAL(SYM_HASHY);
+            }
+            else {
+                PUSH(SYM_DATA);
+            }
             p += 5 + size;
             break;
         case 0x8e: /* BINBYTES8 */
@@ -563,11 +1114,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
         /* marks and containers */
         case '(': /* MARK */
-            if (sp + nmarks >= max_depth || nmarks >= limits->max_nesting) {
+            if (sp + nmarks >= max_stack || nmarks >= limits->max_nesting) {
                 goto bail;
             }
             if (nmarks >= marks_cap &&
-                grow((void **)&marks, &marks_cap, nmarks + 1, max_depth, sizeof(Py_ssize_t)) <
+                grow((void **)&marks, &marks_cap, nmarks + 1, max_stack, sizeof(Py_ssize_t)) <
                     0) {
                 goto bail;
             }
@@ -579,6 +1130,10 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'e':  /* APPENDS */
         case 'u':  /* SETITEMS */
         case 0x90: /* ADDITEMS */
+        {
+            /* the items stay in stack[fence:fence + count] after the MARK is closed */
+            BATCH(items, fence, SEGMENT);
+
             if (op == 'u' && (SEGMENT & 1)) {
                 goto bail;
             }
@@ -586,23 +1141,46 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             if (SEGMENT <= 0) {
                 goto bail;
             }
-            CHANGE(stack[sp - 1]);
+            CHANGE(stack[sp - 1], items);
             p += 1;
             break;
+        }
         case 'a': /* APPEND */
             if (SEGMENT < 2) {
                 goto bail;
             }
-            CHANGE(stack[sp - 2]);
-            sp -= 1;
+            value = stack[sp - 2];
+            if (IS_GLOBAL(value)) {
+                goto bail;
+            }
+            if (IS_NODE(value) && !(tally.nodes[SYM_INDEX(value)].df & N_FROZEN)) {
+                node_t *const into = &tally.nodes[SYM_INDEX(value)];
+
+                mark_mutated(tally.nodes, into, g->items);
+                if (insert_one(&tally, into, stack[sp - 1]) < 0) {
+                    goto bail;
+                }
+            }
+            DROP(1);
             p += 1;
             break;
         case 's': /* SETITEM */
             if (SEGMENT < 3) {
                 goto bail;
             }
-            CHANGE(stack[sp - 3]);
-            sp -= 2;
+            value = stack[sp - 3];
+            if (IS_GLOBAL(value)) {
+                goto bail;
+            }
+            if (IS_NODE(value) && !(tally.nodes[SYM_INDEX(value)].df & N_FROZEN)) {
+                node_t *const into = &tally.nodes[SYM_INDEX(value)];
+
+                mark_mutated(tally.nodes, into, g->items);
+                if (insert_pair(&tally, into, stack[sp - 2], stack[sp - 1]) < 0) {
+                    goto bail;
+                }
+            }
+            DROP(2);
             p += 1;
             break;
         case 0x85: /* TUPLE1 */
@@ -612,28 +1190,55 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             if (SEGMENT < count) {
                 goto bail;
             }
-            MAKE_TUPLE(sp - count, count);
-            sp -= count;
-            PUSH(value);
+            if (spec_top <= sp - count && !IS_GLOBAL(stack[sp - count])) {
+                value = SYM_NODE(count); /* plain values: FLAT_TUPLES[count] */
+            }
+            else {
+                BATCH(items, sp - count, count);
+
+                MAKE_TUPLE(items);
+            }
+            DROP(count);
+            PUSH_SPECIAL(value);
             p += 1;
             break;
         case 't':  /* TUPLE */
         case 'l':  /* LIST */
         case 'd':  /* DICT */
         case 0x91: /* FROZENSET */
+        {
+            BATCH(items, fence, SEGMENT);
+
             if (nmarks == 0 || (op == 'd' && (SEGMENT & 1))) {
                 goto bail;
             }
+            POP_MARK(); /* the items stay in stack[fence:fence + count] */
             if (op == 't') {
-                MAKE_TUPLE(fence, SEGMENT);
+                MAKE_TUPLE(items);
             }
-            else {
-                value = SYM_DATA;
+            else if (op == 0x91) { /* hashes its items */
+                tally.counts.empty_sets++;
+                if (tally_hash(&tally, &items, 1) < 0) {
+                    goto bail;
+                }
+                k = tally_tuple(&tally, &items, 1, 0);
+                if (k < 0) {
+                    goto bail;
+                }
+                value = SYM_NODE(k);
             }
-            POP_MARK();
-            PUSH(value);
+            else { /* Tally.container; DICT hashes its keys */
+                k = node_new(&tally, 1, 1, 1, 0, 0, -1);
+                if (k < 0 || (items.count > 0 && tally_insert(&tally, k, &items) < 0) ||
+                    (op == 'd' && tally_hash(&tally, &items, 2) < 0)) {
+                    goto bail;
+                }
+                value = SYM_NODE(k);
+            }
+            PUSH_SPECIAL(value);
             p += 1;
             break;
+        }
         case '0': /* POP: pops the MARK itself when one sits on top */
             if (SEGMENT == 0 && nmarks > 0) {
                 nmarks--;
@@ -641,7 +1246,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 SET_LIMIT();
             }
             else if (SEGMENT > 0) {
-                sp -= 1;
+                DROP(1);
             }
             else {
                 goto bail;
@@ -658,7 +1263,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             }
             value = stack[sp - 1];
             COUNT_PUSH(value);
-            PUSH(value);
+            PUSH_ANY(value);
             p += 1;
             break;
 
@@ -671,32 +1276,85 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             index = SYM_INDEX(stack[sp - 2]);
             g->items[index].called = 1;
             value = stack[sp - 1];
-            if (op == 'R' && IS_ARGS(value)) { /* a fresh _Result(func, args) */
+            if (op == 'R' && IS_NODE(value) && (tally.nodes[SYM_INDEX(value)].df & N_CLASS)) {
                 /* copyreg's constructors given builtins.range return a range */
-                g->items[args[SYM_INDEX(value)].first].called = 1;
-                if (nresults >= results_cap &&
-                    grow((void **)&results, &results_cap, nresults + 1, max_opcodes,
-                         sizeof(pair_t)) < 0) {
-                    goto bail;
-                }
-                results[nresults].first = index;
-                results[nresults].second = SYM_INDEX(value);
-                value = SYM_RESULT(nresults);
-                nresults++;
+                g->items[tally.nodes[SYM_INDEX(value)].a].called = 1;
             }
-            else { /* func.result */
-                value = SYM_SHARED(index);
+            k = tally_call(&tally, (int32_t)index, value);
+            if (k < 0) {
+                goto bail;
             }
-            sp -= 1;
-            stack[sp - 1] = value;
+            DROP(1);
+            stack[sp - 1] = SYM_NODE(k);
+            LINK_TOP();
             p += 1;
             break;
-        case 'b': /* BUILD */
+        case 0x92: /* NEWOBJ_EX cls args kwargs */
+            if (SEGMENT < 3 || !IS_GLOBAL(stack[sp - 3])) {
+                goto bail;
+            }
+            index = SYM_INDEX(stack[sp - 3]);
+            g->items[index].called = 1;
+            {
+                BATCH(items, sp - 2, 2);
+
+                k = tally_call_with_items(&tally, (int32_t)index, &items);
+            }
+            if (k < 0) {
+                goto bail;
+            }
+            DROP(2);
+            stack[sp - 1] = SYM_NODE(k);
+            LINK_TOP();
+            p += 1;
+            break;
+        case 'o': /* OBJ: MARK cls *args OBJ */
+        {
+            BATCH(items, fence + 1, SEGMENT - 1); /* after the class */
+
+            if (nmarks == 0) {
+                goto bail;
+            }
+            POP_MARK(); /* the items stay in stack[fence:fence + count] */
+            if (items.count < 0 || !IS_GLOBAL(stack[items.base - 1])) {
+                goto bail;
+            }
+            index = SYM_INDEX(stack[items.base - 1]);
+            g->items[index].called = 1;
+            k = tally_call_with_items(&tally, (int32_t)index, &items);
+            if (k < 0) {
+                goto bail;
+            }
+            PUSH_SPECIAL(SYM_NODE(k));
+            p += 1;
+            break;
+        }
+        case 'b': /* BUILD: the state goes into the instance, its items are copied */
             if (SEGMENT < 2) {
                 goto bail;
             }
-            CHANGE(stack[sp - 2]);
-            sp -= 1;
+            value = stack[sp - 2];
+            if (IS_GLOBAL(value)) {
+                goto bail;
+            }
+            if (IS_NODE(value)) { /* Tally.build (a frozen target gets nothing more) */
+                const sym_t state = stack[sp - 1];
+                node_t *const into = &tally.nodes[SYM_INDEX(value)];
+
+                if (IS_NODE(state)) {
+                    tally.counts.build_items += tally.nodes[SYM_INDEX(state)].items;
+                    if (tally.counts.build_items > ((Py_ssize_t)1 << 62)) {
+                        goto bail;
+                    }
+                }
+                if (!(into->df & N_FROZEN)) {
+                    mark_mutated(tally.nodes, into, g->items);
+                    if (insert_one(&tally, into, state) < 0) {
+                        goto bail;
+                    }
+                }
+            }
+            DROP(1);
             p += 1;
             break;
 
@@ -707,12 +1365,12 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             Py_ssize_t found;
 
             module = p + 1;
-            nl = module < end ? memchr(module, '\n', (size_t)(end - module)) : NULL;
+            nl = module < lim ? memchr(module, '\n', (size_t)(lim - module)) : NULL;
             if (nl == NULL) {
                 goto bail;
             }
             name = nl + 1;
-            nl = name < end ? memchr(name, '\n', (size_t)(end - name)) : NULL;
+            nl = name < lim ? memchr(name, '\n', (size_t)(lim - name)) : NULL;
             if (nl == NULL) {
                 goto bail;
             }
@@ -756,7 +1414,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             if (found < 0) {
                 goto bail;
             }
-            sp -= 1;
+            DROP(1);
             stack[sp - 1] = SYM_GLOBAL(found);
             p += 1;
             break;
@@ -774,14 +1432,24 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             protocol = p[1];
             p += 2;
             break;
-        case 0x95: /* FRAME */
+        case 0x95: { /* FRAME (verify._frame) */
+            const Py_ssize_t pos = p - buf;
+
+            /* only where the current frame ends, or filling its last 9 bytes */
+            if (pos < frame_end && pos + 9 != frame_end) {
+                goto bail;
+            }
             NEED(8);
             size = read_u64(p + 1);
-            NEED_PAYLOAD(9, size);
+            if (size > (uint64_t)(end - p - 9)) { /* past the input */
+                RUNOUT();
+            }
             framed = 1;
-            frame_end = (Py_ssize_t)((p - buf) + 9 + (Py_ssize_t)size);
+            frame_end = pos + 9 + (Py_ssize_t)size;
             p += 9;
+            lim = buf + frame_end;
             break;
+        }
         case 0x97: /* NEXT_BUFFER */
             PUSH(SYM_DATA);
             buffers++;
@@ -801,20 +1469,23 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             persistent++;
             p += 1;
             break;
-        case '.': /* STOP */
-            if (SEGMENT <= 0 || frame_end > (p - buf) + 1) {
+        case '.': /* STOP; the rest of its frame is read too */
+            if (SEGMENT <= 0 || ops > max_opcodes) {
                 goto bail;
             }
-            out->end = (p - buf) + 1;
+            out->end = (p - buf) + 1 > frame_end ? (p - buf) + 1 : frame_end;
             out->opcodes = ops;
             out->buffers = buffers;
             out->persistent = persistent;
             out->protocol = protocol;
             out->framed = framed;
+            out->counts = tally.counts;
+            out->counts.memo_entries = memo_len; /* the memo is dense here */
+            out->counts.memo_slots = memo_len;
             accepted = 1;
             goto bail;
 
-        default: /* protocol 0 text, Python 2 str, EXT, persistent ids, OBJ, INST, ... */
+        default: /* protocol 0 text, Python 2 str, EXT, persistent ids, INST, ... */
             goto bail;
         }
     }
@@ -824,18 +1495,24 @@ bail:
         PyErr_Clear();
     }
     PyMem_Free(stack);
+    PyMem_Free(links);
     PyMem_Free(marks);
     PyMem_Free(memo);
-    PyMem_Free(args);
-    PyMem_Free(results);
+    PyMem_Free(tally.nodes);
     return accepted;
 
+#undef RUNOUT
 #undef NEED
 #undef NEED_PAYLOAD
 #undef SEGMENT
 #undef ROOM
 #undef SET_LIMIT
 #undef PUSH
+#undef LINK_TOP
+#undef PUSH_SPECIAL
+#undef BATCH
+#undef PUSH_ANY
+#undef DROP
 #undef RUN
 #undef POP_MARK
 #undef COUNT_PUSH
@@ -848,7 +1525,8 @@ bail:
 static PyObject *
 build_result(const outcome_t *out, const globals_t *g)
 {
-    PyObject *uses, *use, *result;
+    PyObject *uses, *use, *counts, *result;
+    const counts_t *c = &out->counts;
     Py_ssize_t i;
 
     uses = PyTuple_New(g->len);
@@ -867,28 +1545,38 @@ build_result(const outcome_t *out, const globals_t *g)
         }
         PyTuple_SET_ITEM(uses, i, use);
     }
-    result = Py_BuildValue("(niOnnOn)", out->end, out->protocol,
+    /* hash_work is at most max_hash_work, a Py_ssize_t */
+    counts = Py_BuildValue("(nnnnnnn)", (Py_ssize_t)c->hash_work, c->unknown_keys, c->calls,
+                           c->empty_sets, c->build_items, c->memo_entries, c->memo_slots);
+    if (counts == NULL) {
+        Py_DECREF(uses);
+        return NULL;
+    }
+    result = Py_BuildValue("(niOnnOnO)", out->end, out->protocol,
                            out->framed ? Py_True : Py_False, out->opcodes, out->buffers, uses,
-                           out->persistent);
+                           out->persistent, counts);
     Py_DECREF(uses);
+    Py_DECREF(counts);
     return result;
 }
 
-#define NUMBERS 10 /* start, n and the eight limits */
+#define NUMBERS 12 /* start, n and the ten limits */
 
 PyDoc_STRVAR(fast_verify_doc,
 "fast_verify(data, start, n, max_opcodes, max_stack_depth, max_nesting, max_memo_entries,\n"
-"            max_container_items, max_globals, max_name_bytes, max_name_budget,\n"
-"            persistent_ok, /)\n"
+"            max_container_items, max_globals, max_name_bytes, max_name_budget, max_depth,\n"
+"            max_hash_work, persistent_ok, /)\n"
 "--\n"
 "\n"
 "Walk the pickle at data[start:n] on the accepting path of safepickle.verify.\n"
 "\n"
-"Returns None when the stream needs the Python verifier (errors, limits, rare opcodes);\n"
-"end is -1 when the input ended before the stream did, every opcode so far accepted.\n"
-"else (end, protocol, framed, opcodes, out_of_band_buffers, globals, persistent_ids),\n"
-"globals being (module, name, offset, opcode, pushes, called, mutated) in order of first\n"
-"appearance. BINPERSID is accepted only when persistent_ok is true.");
+"Returns None when the stream needs the Python verifier (errors, limits, rare opcodes, late\n"
+"insertions), else (end, protocol, framed, opcodes, out_of_band_buffers, globals,\n"
+"persistent_ids, counts); end is -1 when the input ended before the stream did, every opcode\n"
+"so far accepted. globals are (module, name, offset, opcode, pushes, called, mutated) in\n"
+"order of first appearance; counts are (hash_work, unknown_keys, calls, empty_sets,\n"
+"build_items, memo_entries, memo_slots), as safepickle._nodes.Tally and the memo count them.\n"
+"BINPERSID is accepted only when persistent_ok is true.");
 
 static PyObject *
 fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
@@ -897,7 +1585,7 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     limits_t limits;
     Py_buffer view;
     globals_t g = {NULL, 0, 0, NULL, 0};
-    outcome_t out = {0, 0, 0, 0, 0, 0};
+    outcome_t out;
     PyObject *data, *result;
     Py_ssize_t n, i;
     int accepted;
@@ -942,17 +1630,20 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
         }
     }
     limits.max_opcodes = numbers[2];
-    limits.max_depth = numbers[3];
+    limits.max_stack = numbers[3];
     limits.max_nesting = numbers[4];
     limits.max_memo = numbers[5];
     limits.max_items = numbers[6];
     limits.max_globals = numbers[7];
     limits.max_name = numbers[8];
     limits.name_budget = numbers[9];
+    limits.max_depth = numbers[10];
+    limits.max_hash_work = numbers[11];
     limits.persistent_ok = PyObject_IsTrue(args[NUMBERS + 1]);
     if (limits.persistent_ok < 0) {
         return NULL;
     }
+    memset(&out, 0, sizeof(out));
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
@@ -960,6 +1651,7 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     accepted = walk((const unsigned char *)view.buf, numbers[0], n, &limits, &g, &out);
     PyBuffer_Release(&view);
     if (accepted == RAN_OUT) { /* end -1: the globals so far, for the checks Python makes */
+        memset(&out, 0, sizeof(out));
         out.end = -1;
         accepted = 1;
     }

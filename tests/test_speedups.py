@@ -98,7 +98,15 @@ def check(data: bytes | bytearray, start: int = 0, **options: Any) -> bool:
     compiled = V._verify_with("c", data, start, **options)  # never raises: accepts or bails
     if compiled is None:
         return False
+    # the whole Verified, the node model's numbers included (estimated_bytes, hash_work and
+    # unknown_hash_keys come from the counts the compiled pass returns)
     assert python == ("ok", compiled)
+    verified = python[1]
+    assert (compiled.estimated_bytes, compiled.hash_work, compiled.unknown_hash_keys) == (
+        verified.estimated_bytes,
+        verified.hash_work,
+        verified.unknown_hash_keys,
+    )
     return True
 
 
@@ -452,6 +460,91 @@ TRICKY: list[tuple[str, bytes, dict[str, Any]]] = [
     ("frame length huge", b"\x80\x05" + b"\x95" + b"\xff" * 8 + b"N.", {}),
     ("frame length 2**63", b"\x80\x05\x95" + (1 << 63).to_bytes(8, "little") + b"N.", {}),
     ("frame of nothing", b"\x80\x05" + _frame(0) + b"N.", {}),
+    ("frames of nothing", b"\x80\x05" + _frame(0) + _frame(0) + _frame(2) + b"N.", {}),
+    ("two frames", b"\x80\x05" + _frame(1) + b"N" + _frame(1) + b".", {}),
+    ("a frame then unframed", b"\x80\x05" + _frame(1) + b"NN0.", {}),
+    ("a frame ends at stop, bytes after", b"\x80\x05" + _frame(2) + b"N.xx", {}),
+    ("bytes after stop in the frame", b"\x80\x05" + _frame(5) + b"N.abc", {}),
+    ("a stop and a stop in the frame", b"\x80\x05" + _frame(3) + b"N..", {}),
+    # a FRAME may fill the last 9 bytes of the current frame; anywhere else inside it, refused
+    ("a frame at the end of a frame", b"\x80\x05" + _frame(11) + b"N0" + _frame(2) + b"N.", {}),
+    ("a frame inside a frame", b"\x80\x05" + _frame(12) + b"N0" + _frame(2) + b"N.", {}),
+    ("a frame early in a frame", b"\x80\x05" + _frame(12) + b"N" + _frame(2) + b"N.", {}),
+    ("a frame past the input in a frame", b"\x80\x05" + _frame(9) + _frame(9) + b"N.", {}),
+    ("nested frames past stop", b"\x80\x05" + _frame(10) + b"N" + _frame(3) + b".xy", {}),
+    # an opcode may not cross its frame's end
+    ("binint1 crosses the frame", b"\x80\x05" + _frame(1) + b"K\x01.", {}),
+    ("a run crosses the frame", b"\x80\x05" + _frame(6) + b"(K\x01K\x02K\x03l.", {}),
+    ("a long run crosses the frame", b"\x80\x05" + _frame(12) + b"(" + b"K\x01" * 10 + b"l.", {}),
+    ("a long run in the frame", b"\x80\x05" + _frame(13) + b"(" + b"K\x01" * 10 + b"l.", {}),
+    ("a run ends with the frame", b"\x80\x05" + _frame(7) + b"(K\x01K\x02K\x03l.", {}),
+    ("a str crosses the frame", b"\x80\x05" + _frame(3) + b"\x8c\x02ab.", {}),
+    ("a str length crosses the frame", b"\x80\x05" + _frame(2) + b"X\x01\x00\x00\x00a.", {}),
+    ("binput crosses the frame", b"\x80\x05" + _frame(2) + b"Nq\x00.", {}),
+    (
+        "long_binput after a str crosses",
+        b"\x80\x05" + _frame(6) + b"\x8c\x01ar\x00\x00\x00\x00.",
+        {},
+    ),
+    ("a frame length crosses the frame", b"\x80\x05" + _frame(4) + b"N0" + _frame(2) + b"N.", {}),
+    ("a global crosses the frame", b"\x80\x02" + _frame(13) + b"cbuiltins\nset\n.", {}),
+    ("a global within the frame", b"\x80\x02" + _frame(15) + b"cbuiltins\nset\n.", {}),
+    ("stop outside a frame of the rest", b"\x80\x05" + _frame(3) + b"NN0.", {}),
+    # the node model: depth, cost, hash work, unknown keys, calls, sets, BUILD items, the memo
+    ("a list appended to itself", b"\x80\x04]\x94h\x00a.", {}),
+    ("a list appended to itself twice", b"\x80\x04]\x94h\x00ah\x00a.", {}),
+    ("late: a node into a list inside another", b"\x80\x04]\x94]\x94h\x00a0h\x00]a0h\x01.", {}),
+    (
+        "a plain value into a list inside another",
+        b"\x80\x04]\x94]\x94h\x00a0h\x00K\x01a0h\x01.",
+        {},
+    ),
+    (
+        "a plain batch into a list inside another",
+        b"\x80\x04]\x94]\x94h\x00a0h\x00(K\x01K\x02e0h\x01.",
+        {},
+    ),
+    ("late: a node into a tuple's list", b"\x80\x04]\x94\x85\x94h\x00]a0.", {}),
+    ("late: into a call's args", LIST_GLOBAL + b"]\x94\x85R0h\x00]a0N.", {}),
+    (
+        "late: state into a built instance",
+        LIST_GLOBAL + b")\x81\x94]\x94\x85]b0h\x01}b0h\x00.",
+        {},
+    ),
+    ("append into a shared tuple", b"\x80\x04K\x01\x85\x94]\x94h\x00a0h\x00]a.", {}),
+    ("setitems into a shared tuple", b"\x80\x04K\x01\x85(K\x01K\x02u.", {}),
+    (
+        "a shared tuple as a dict key",
+        b"\x80\x04K\x01K\x02\x86\x94}(h\x00K\x01u}(h\x00K\x02u\x87.",
+        {},
+    ),
+    ("a tuple of a list as a key", b"\x80\x04](K\x01K\x02e\x85\x94}h\x00K\x01s.", {}),
+    ("tuples of tuples as keys", b"\x80\x04}(K\x01\x85\x85\x85K\x01K\x02\x85K\x03\x86K\x02u.", {}),
+    ("a doubled tuple as a key", b"\x80\x04}(K\x01\x85" + b"2\x86" * 20 + b"K\x01u.", {}),
+    ("a doubled tuple as too big a key", b"\x80\x04}(K\x01\x85" + b"2\x86" * 30 + b"K\x01u.", {}),
+    ("a doubled tuple past the cost cap", b"\x80\x04](K\x01\x85" + b"2\x86" * 70 + b"e.", {}),
+    (
+        "long1 keys",
+        b"\x80\x04}(\x8a\x08" + b"\x01" * 8 + b"K\x01\x8a\x07" + b"\x01" * 7 + b"Nu.",
+        {},
+    ),
+    ("a long1 in a tuple key", b"\x80\x04}\x8a\x09" + b"\x01" * 9 + b"\x85K\x01s.", {}),
+    ("long4 keys in a set", b"\x80\x04\x8f(\x8b\x01\x00\x00\x00\x01K\x01\x90.", {}),
+    ("a frozenset key", b"\x80\x04}((K\x01\x91K\x02u.", {}),
+    ("a call's result as a key", LIST_GLOBAL + b")\x81\x94}h\x00K\x01s.", {}),
+    ("a dict by mark", b"\x80\x04(K\x01]\x8a\x09" + b"\x01" * 9 + b"Nd.", {}),
+    ("a tuple by mark of four", b"\x80\x04(K\x01K\x02K\x03K\x04t.", {}),
+    ("a tuple by mark of nothing", b"\x80\x04(t\x94h\x00\x86.", {}),
+    ("a tuple by mark of a list", b"\x80\x04(]t.", {}),
+    ("build copies the state's items", LIST_GLOBAL + b")\x81}(K\x01K\x02K\x03K\x04ub.", {}),
+    ("build with a tuple state", LIST_GLOBAL + b")\x81NK\x01\x86b.", {}),
+    ("build onto a shared tuple", b"\x80\x04K\x01\x85}(K\x01K\x02ub.", {}),
+    ("build onto plain data", b"\x80\x04N}(K\x01K\x02ub.", {}),
+    ("setitems onto plain data", b"\x80\x04N(K\x01\x8a\x09" + b"\x01" * 9 + b"u.", {}),
+    ("empty batches", b"\x80\x04](e}(u\x8f(\x90\x87.", {}),
+    ("obj with items", LIST_GLOBAL + b"\x94(h\x00]K\x01o.", {}),
+    ("obj of nothing", b"\x80\x04(o.", {}),
+    ("newobj_ex with kwargs", LIST_GLOBAL + b")}(\x8c\x01aK\x01u\x92}b.", {}),
     ("binint1 truncated", b"K", {}),
     ("binint2 truncated", b"M\x01", {}),
     ("binint truncated", b"J\x01\x02\x03", {}),
@@ -811,6 +904,44 @@ def test_limits(data: bytes, chosen: Limits) -> None:
                 "global name at the limit",
                 "global 2-byte names",
                 "stack_global name at the limit",
+                "frame past stop",
+                "frames of nothing",
+                "two frames",
+                "a frame then unframed",
+                "a frame ends at stop, bytes after",
+                "bytes after stop in the frame",
+                "a stop and a stop in the frame",
+                "a frame at the end of a frame",
+                "nested frames past stop",
+                "a run ends with the frame",
+                "a long run in the frame",
+                "a global within the frame",
+                "a plain value into a list inside another",
+                "a plain batch into a list inside another",
+                "append into a shared tuple",
+                "setitems into a shared tuple",
+                "a shared tuple as a dict key",
+                "a tuple of a list as a key",
+                "tuples of tuples as keys",
+                "a doubled tuple as a key",
+                "a doubled tuple past the cost cap",
+                "long1 keys",
+                "a long1 in a tuple key",
+                "long4 keys in a set",
+                "a frozenset key",
+                "a call's result as a key",
+                "a dict by mark",
+                "a tuple by mark of four",
+                "a tuple by mark of nothing",
+                "a tuple by mark of a list",
+                "build copies the state's items",
+                "build with a tuple state",
+                "build onto a shared tuple",
+                "build onto plain data",
+                "setitems onto plain data",
+                "empty batches",
+                "obj with items",
+                "newobj_ex with kwargs",
             }
         ),
     ],
@@ -874,10 +1005,11 @@ def test_the_raw_function_bails_on_odd_arguments() -> None:
     fast = V._c_fast_verify
     assert fast is not None
     big = sys.maxsize
-    many = (big,) * 8 + (False,)  # the limits, then persistent_ok
+    many = (big,) * 10 + (False,)  # the limits, then persistent_ok
+    nothing = (0,) * 7  # hash work, unknown keys, calls, sets, BUILD items, memo entries, slots
 
-    assert fast(b"N.", 0, 2, *many) == (2, 0, False, 2, 0, (), 0)
-    assert fast(b"N.", 0, 99, *many) == (2, 0, False, 2, 0, (), 0)  # n past the end
+    assert fast(b"N.", 0, 2, *many) == (2, 0, False, 2, 0, (), 0, nothing)
+    assert fast(b"N.", 0, 99, *many) == (2, 0, False, 2, 0, (), 0, nothing)  # n past the end
     assert fast(b"N.", -1, 2, *many) is None
     assert fast(b"N.", 2, 2, *many) is None
     ran_out = fast(b"N.", 0, 1, *many)  # STOP lies past n: the input ended first (end -1)
@@ -886,16 +1018,16 @@ def test_the_raw_function_bails_on_odd_arguments() -> None:
     assert inside_frame is not None and inside_frame[0] == -1
     assert fast(b"\x80\x040", 0, 3, *many) is None  # an error first: a POP of nothing
     assert fast(b"N.", 0, -5, *many) is None
-    for at in range(8):  # a limit below 1 is for Python to report
+    for at in range(10):  # a limit below 1 is for Python to report
         assert fast(b"N.", 0, 2, *many[:at], 0, *many[at + 1 :]) is None
     assert fast(memoryview(b"N."), 0, 2, *many) is None  # type: ignore[arg-type]
     huge = 1 << 200  # ints past Py_ssize_t saturate
-    assert fast(b"N.", 0, huge, *(huge,) * 8, False) == (2, 0, False, 2, 0, (), 0)
+    assert fast(b"N.", 0, huge, *(huge,) * 10, False) == (2, 0, False, 2, 0, (), 0, nothing)
     # BINPERSID only when a plugin resolves persistent ids; the id becomes plain data
     persistent = b"\x80\x02X\x03\x00\x00\x00abcQ\x85."
     assert fast(persistent, 0, len(persistent), *many) is None
     accepted = fast(persistent, 0, len(persistent), *many[:-1], True)
-    assert accepted == (len(persistent), 2, False, 5, 0, (), 1)
+    assert accepted == (len(persistent), 2, False, 5, 0, (), 1, nothing)
     assert fast(b"\x80\x02Q.", 0, 4, *many[:-1], True) is None  # nothing to pop: Python says
     assert fast(b"N.", -huge, 2, *many) is None
     assert fast(b"N.", huge, 2, *many) is None
@@ -911,7 +1043,7 @@ def test_a_verified_bytearray_can_grow_again() -> None:
     for data in (b"N.", b"N", b"\x80\x04" + GETATTR[2:] + b")\x81."):
         buf = bytearray(data)
         assert V._c_fast_verify is not None
-        V._c_fast_verify(buf, 0, len(buf), *(10,) * 8, False)
+        V._c_fast_verify(buf, 0, len(buf), *(10,) * 10, False)
         buf += b"more"  # BufferError if an export were still held
 
 
@@ -924,7 +1056,7 @@ def test_no_memory_or_references_leak() -> None:
 
     def run() -> None:
         for data in streams:
-            fast(data, 0, len(data), *(10**6,) * 8, False)
+            fast(data, 0, len(data), *(10**6,) * 10, False)
 
     run()
     references = [sys.getrefcount(data) for data in streams]
@@ -955,3 +1087,300 @@ def test_large_streams(count: int) -> None:
     }
     for _, protocol, data in dumps_all(value):
         assert check(data) or protocol < 2
+
+
+# --- frames: any opcode boundary, nested, crossed, bytes after STOP -----------------------------
+
+
+def _opcodes(data: bytes) -> list[bytes]:
+    """The opcodes of one stream, each with its argument; its FRAMEs left out."""
+    ops = [(op.name, pos) for op, _, pos in pickletools.genops(data) if pos is not None]
+    ends = [pos for _, pos in ops[1:]] + [ops[-1][1] + 1]  # the last one is STOP
+    return [data[pos:end] for (name, pos), end in zip(ops, ends, strict=True) if name != "FRAME"]
+
+
+@st.composite
+def reframed_pickles(draw: st.DrawFn, values: st.SearchStrategy[Any]) -> tuple[bytes, bool]:
+    """A protocol 4 or 5 pickle cut into frames anew at any opcode boundaries: frames of
+    nothing, a frame that holds the next FRAME in its last 9 bytes (nested), frames a few bytes
+    short or long (an opcode crosses their end, or a FRAME begins inside them), bytes after STOP
+    inside the last frame or after it. Also returns whether every frame is exact."""
+    data = pickle.dumps(draw(values), draw(st.sampled_from([4, 5])))
+    ops = _opcodes(data)
+    head, body = ops[:1], ops[1:]  # PROTO stays first
+    cuts = sorted(draw(st.sets(st.integers(0, len(body)), max_size=5)))
+    groups = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+    after_stop = draw(st.sampled_from([b"", b"", b".", b"\x00junk", b"\x95"]))
+    framed = [draw(st.booleans()) for _ in groups]
+    exact = True
+    pieces = [*head]
+    for index, group in enumerate(groups):
+        chunk = b"".join(group)
+        if index == len(groups) - 1:
+            chunk += after_stop
+        if framed[index]:
+            nested = index + 1 < len(groups) and framed[index + 1]
+            delta = draw(st.sampled_from([0, 0, 0, 9, -1, 1, -2, 3] if nested else [0, 0, -1, 1]))
+            exact = exact and delta in ((0, 9) if nested else (0,))
+            pieces.append(_frame(max(0, len(chunk) + delta)))
+        pieces.append(chunk)
+    return b"".join(pieces), exact
+
+
+@given(reframed_pickles(plain_values), limits)
+def test_frames_anywhere(case: tuple[bytes, bool], chosen: Limits) -> None:
+    data, _ = case
+    check(data, limits=chosen)
+    check(b"\x00" + data, 1)
+
+
+@needs_c
+@given(reframed_pickles(common_values))
+def test_the_compiled_pass_accepts_every_exact_framing(case: tuple[bytes, bool]) -> None:
+    """However a pickle is framed, when the frames fit its opcodes (nested ones too, bytes
+    after STOP too) the compiled pass accepts it on its own; when they do not, Python refuses."""
+    data, exact = case
+    accepted = check(data)
+    try:
+        V._verify_with("python", data, limits=DEFAULT)
+    except SafePickleError:
+        assert not exact
+        return
+    assert accepted
+
+
+# --- the node model: depth, late insertions, hash work -------------------------------------------
+
+
+def _nested(kind: str, depth: int) -> Any:
+    """A value ``depth`` deep as the verifier counts it (scalars 0, an empty container 1)."""
+    value: Any
+    if kind == "list":
+        value = []
+        for _ in range(depth - 1):
+            value = [value]
+    elif kind == "tuple":  # (1,) is a shared flat tuple of depth 1
+        value = (1,)
+        for _ in range(depth - 1):
+            value = (value, 2)
+    elif kind == "dict":
+        value = {}
+        for _ in range(depth - 1):
+            value = {"k": value}
+    elif kind == "frozenset":
+        value = frozenset()
+        for _ in range(depth - 1):
+            value = frozenset({value})
+    else:  # objects: NEWOBJ + BUILD, two levels each (the instance holds its state dict)
+        value = Plain()
+        for _ in range(depth // 2 - 1):
+            value = Plain(value)
+    return value
+
+
+@given(
+    st.integers(1, 40),
+    st.sampled_from(["list", "tuple", "dict", "frozenset", "objects"]),
+    st.integers(-2, 2),
+)
+def test_nesting_near_max_depth(depth: int, kind: str, offset: int) -> None:
+    chosen = Limits(max_depth=max(1, depth + offset))
+    for _, protocol, data in dumps_all(_nested(kind, depth)):
+        accepted = check(data, limits=chosen)
+        try:
+            V._verify_with("python", data, limits=chosen)
+        except SafePickleError:
+            assert not accepted
+            continue
+        assert accepted or not HAVE_C or protocol < 2
+
+
+#: what memo_programs does next: make a container, or link, hash or call the ones made
+_ACTIONS = (
+    *("list", "dict", "set", "tuple", "frozenset", "call", "link"),
+    *("plain", "key", "hashy", "add", "build", "double", "batch"),
+)
+
+
+@st.composite
+def memo_programs(draw: st.DrawFn) -> bytes:
+    """Containers made, then linked through the memo in any order: values into values that are
+    already inside others (late insertions), cycles, tuples and frozensets shared as dict keys,
+    hashy ints as keys, doubled tuples, calls and BUILD on their results."""
+    out = [b"\x80\x04" + LIST_GLOBAL[2:] + b"\x94"]  # memo 0: builtins.list
+    made = 1
+    for _ in range(draw(st.integers(1, 16))):
+        action = draw(st.sampled_from(_ACTIONS))
+        if made == 1 or action in ("list", "dict", "set"):
+            out.append({"dict": b"}", "set": b"\x8f"}.get(action, b"]") + b"\x940")
+            made += 1
+            continue
+        i = draw(st.integers(1, made - 1))
+        j = draw(st.integers(1, made - 1))
+        get_i, get_j = b"h" + bytes([i]), b"h" + bytes([j])
+        if action == "tuple":
+            out.append(get_i + draw(st.sampled_from([get_j, b"K\x01", b"\x8a\x08" + b"\x07" * 8]))
+                       + b"\x86\x940")  # fmt: skip
+        elif action == "frozenset":
+            out.append(b"(" + get_i + get_j + b"\x91\x940")
+        elif action == "call":
+            out.append(b"h\x00" + get_i + b"\x85R\x940")
+        elif action == "double":
+            out.append(get_i + b"2\x86" * draw(st.integers(1, 8)) + b"\x940")
+        elif action == "link":
+            out.append(get_i + get_j + b"a0")
+        elif action == "plain":
+            out.append(get_i + b"K\x01a0")
+        elif action == "key":
+            out.append(get_i + get_j + b"K\x01s0")
+        elif action == "hashy":
+            out.append(get_i + b"\x8a\x09" + b"\x05" * 9 + get_j + b"s0")
+        elif action == "add":
+            out.append(get_i + b"(" + get_j + b"K\x01\x90" + b"0")
+        elif action == "build":
+            out.append(get_i + get_j + b"b0")
+        else:  # a batch of items from the memo
+            out.append(get_i + b"(" + get_j + b"K\x01" + get_j + b"e0")
+        made += 1 if action in ("tuple", "frozenset", "call", "double") else 0
+    out.append(b"h" + bytes([draw(st.integers(0, made - 1))]) + b".")
+    return b"".join(out)
+
+
+small_node_limits = st.builds(
+    Limits,
+    max_depth=st.one_of(st.just(DEFAULT.max_depth), st.integers(1, 8)),
+    max_hash_work=st.one_of(st.just(DEFAULT.max_hash_work), st.integers(1, 60)),
+    max_container_items=st.one_of(st.just(DEFAULT.max_container_items), st.integers(1, 3)),
+)
+
+
+@settings(max_examples=300)
+@given(memo_programs(), small_node_limits)
+def test_containers_linked_through_the_memo(data: bytes, chosen: Limits) -> None:
+    check(data, limits=chosen)
+
+
+@given(memo_programs(), st.lists(mutations, min_size=1, max_size=3))
+def test_memo_programs_mutated(data: bytes, changes: list[Mutation]) -> None:
+    check(mutate(data, changes))
+
+
+@needs_c
+@pytest.mark.parametrize("doublings", [0, 1, 5, 20, 40, 61, 62, 63, 70])
+def test_hash_work_at_its_limit(doublings: int) -> None:
+    """A tuple doubled with DUP holds 2**n values unfolded, saturating at COST_CAP, and hashing
+    it as a key walks them all: the compiled pass counts what Python counts, to the unit."""
+    data = b"\x80\x04}(K\x01\x85" + b"2\x86" * doublings + b"\x8a\x09" + b"\x01" * 9 + b"u."
+    unlimited = Limits(max_hash_work=1 << 100, max_result_bytes=1 << 100)
+    verified = V._verify_with("python", data, limits=unlimited)
+    assert verified is not None
+    work = verified.hash_work
+    assert work == min(3 * 2**doublings - 1, 1 << 62)
+    assert check(data, limits=unlimited)
+    assert check(data, limits=Limits(max_hash_work=work))
+    assert not check(data, limits=Limits(max_hash_work=work - 1)) if work > 1 else True
+    compiled = V._verify_with("c", data, limits=Limits(max_hash_work=work))
+    assert compiled is not None and compiled.unknown_hash_keys == 0
+
+
+@given(
+    st.lists(_hashable_leaves(ranges=False), min_size=1, max_size=3).map(tuple),
+    st.integers(2**63, 2**80),
+)
+def test_shared_tuples_and_big_ints_as_keys(key: tuple[Any, ...], big: int) -> None:
+    value = [key, {key: 1}, {key: 2, big: 3, (big,): 4}, frozenset({key, big}), {big}]
+    for _, _, data in dumps_all(value):
+        check(data)
+
+
+# --- the compiled pass does not bail on what real programs pickle -------------------------------
+
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks")
+
+
+@needs_c
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize(
+    "name", ["ints", "str_dict", "dataclasses", "stdlib_values", "nested_list", "records"]
+)
+def test_the_compiled_pass_accepts_the_benchmark_payloads(
+    name: str, protocol: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payloads of benchmarks/bench.py (1/10 size), and the three the node model was timed
+    on: a silent regression to "always bail" would make every load run the Python pass."""
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    import payloads  # type: ignore[import-not-found]
+
+    if name == "records":
+        values = [
+            [{"a": i, "b": (i, i + 1), "c": [i]} for i in range(2_000)],
+            [payloads.Record(i, f"r{i}", i * 0.5, i % 7) for i in range(2_000)],
+            list(range(20_000)),
+        ]
+    else:
+        payload = payloads.build(name, quick=True)
+        values = [payload.obj]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5_000))
+    streams = []
+    try:
+        for value in values:
+            try:
+                streams.append(pickle.dumps(value, protocol))
+            except RecursionError:  # 3.12's C pickler stops at a fixed C recursion limit
+                streams.append(pickle._dumps(value, protocol))  # type: ignore[attr-defined]
+    finally:
+        sys.setrecursionlimit(limit)
+    for data in streams:
+        assert check(data), (name, protocol)
+
+
+# --- the counts, field by field -----------------------------------------------------------------
+
+
+def _python_counts(data: bytes, limits: Limits) -> tuple[int, ...]:
+    """What the Python pass's Tally and memo counted (the compiled pass's last item)."""
+    state = V._State(0, limits, True, "ASCII", "strict", False)
+    V._run(data, 0, len(data), state)
+    tally = state.tally
+    assert not tally.late
+    return (
+        tally.hash_work,
+        tally.unknown_keys,
+        tally.calls,
+        tally.empty_sets,
+        tally.build_items,
+        *state.memo_size,
+    )
+
+
+def _compiled_counts(data: bytes, limits: Limits) -> tuple[int, ...] | None:
+    assert V._c_fast_verify is not None
+    found = V._c_fast_verify(
+        data,
+        0,
+        len(data),
+        limits.max_opcodes,
+        limits.max_stack_depth,
+        limits.max_nesting,
+        limits.max_memo_entries,
+        limits.max_container_items,
+        limits.max_globals,
+        V.MAX_NAME_BYTES,
+        limits.max_global_name_bytes,
+        limits.max_depth,
+        limits.max_hash_work,
+        False,
+    )
+    return None if found is None or found[0] < 0 else tuple(found[7])
+
+
+@needs_c
+@given(st.one_of(common_values.map(lambda value: pickle.dumps(value, 4)), memo_programs()))
+def test_every_count_is_pythons(data: bytes) -> None:
+    """estimated_bytes is a sum of counts: compare the counts themselves, so that two wrong
+    ones cannot make a right sum."""
+    compiled = _compiled_counts(data, DEFAULT)
+    if compiled is not None:
+        assert compiled == _python_counts(data, DEFAULT)
