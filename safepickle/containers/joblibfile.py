@@ -116,7 +116,7 @@ class _Layout(pickle._Unpickler):  # the pure-Python unpickler: its dispatch tab
                     raise pickle.UnpicklingError("the array's padding byte is missing")
                 size += 1 + padding[0]
             end = start + size
-            if end > len(fh.getbuffer()):
+            if end > self.work.size:  # (getbuffer() would copy the whole file)
                 raise pickle.UnpicklingError("an array runs past the end of the file")
             fh.seek(end)
         self.cuts.append((start, fh.tell()))
@@ -127,8 +127,10 @@ class _Work:
     pickles: the pure-Python unpickler makes an object (a list for each MARK) of nearly every
     opcode, so a file of MARKs would otherwise cost some 60 bytes of memory per byte."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, size: int) -> None:
         self.limits = limits
+        #: the file's size
+        self.size = size
         self.opcodes = 0
 
     def step(self, layout: _Layout) -> None:
@@ -197,7 +199,7 @@ def open_joblib(stream: ContainerStream) -> list[Member] | None:
     if _MARKER not in raw:
         return None
     file = io.BytesIO(raw)
-    layout = _Layout(file, {}, _Work(stream.budget.limits))
+    layout = _Layout(file, {}, _Work(stream.budget.limits, len(raw)))
     try:
         layout.load()
     except LimitExceeded:
