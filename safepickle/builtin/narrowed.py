@@ -114,9 +114,11 @@ def charge_work(nbytes: int, what: str) -> None:
     it through memo references for a few bytes a call: ``Fraction(p/q)`` of 4,300-digit text
     takes 0.3 ms and six bytes of stream. The budget has no CPU dimension of its own, so the
     work is charged to ``max_result_bytes`` at its copying-equivalent: a stream can make at
-    most ``result_bound`` bytes' worth of copying's time of such work.
+    most ``result_bound`` bytes' worth of copying's time of such work. ``what`` is a constant
+    (formatting one on every call would cost more than the charge): "int(text) conversion
+    work".
     """
-    charge(nbytes, f"{what} (its conversion work, counted as copying that takes as long)")
+    charge(nbytes, what)
 
 
 def plain_iterable(dotted: str, value: object, what: str) -> int:

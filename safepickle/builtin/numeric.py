@@ -62,6 +62,9 @@ def _text_digits(text: str | bytes | bytearray) -> int:
 #: complex about 14, Decimal about 76)
 _PARSE = 16
 _PARSE_DECIMAL = 80
+#: numbers this short convert in about the time the call itself takes, which is not charged
+#: for any callable: only the work that grows with the argument is
+_SHORT = 64
 
 
 def _int_digits(value: int) -> int:
@@ -99,22 +102,29 @@ def numeric_substitutes(digits: int) -> dict[str, Callable[..., Any]]:
             raise _too_big(f"{what} of a Fraction whose parts", digits)
         return max(map(_int_digits, found))
 
-    def decimal_(*args: Any) -> decimal.Decimal:
-        if not args:
-            return _Decimal()
-        if len(args) > 2 or (len(args) == 2 and args[1] is not None):
+    def decimal_(value: Any = "0", *rest: Any) -> decimal.Decimal:
+        if rest and (len(rest) > 1 or rest[0] is not None):
             raise refuse("decimal.Decimal", "only Decimal(value) is accepted, with no context")
-        value = args[0]
         kind = type(value)
-        if kind is str:
-            if _text_digits(value) > 2 * digits + 32:  # sign, point, exponent, NaN ...
-                raise _too_big("Decimal text", digits)
-            charge_work(_PARSE_DECIMAL * len(value), "Decimal(text)")
-            return check_decimal(_Decimal(value), len(value) > digits)
+        if kind is str:  # what pickles hold: checked inline, this is the hot path
+            size = len(value)
+            if size > _SHORT:
+                # a sign, a point, an exponent, NaN ...; whitespace and underscores not counted
+                if size > 2 * digits + 32 and _text_digits(value) > 2 * digits + 32:
+                    raise _too_big("Decimal text", digits)
+                charge_work(_PARSE_DECIMAL * size, "Decimal(text) conversion work")
+            result = _Decimal(value)
+            if not -digits <= result.adjusted() < digits or (
+                size > digits and len(result.as_tuple().digits) > digits
+            ):
+                raise _too_big("a Decimal's digits and exponent", digits)
+            return result
         if kind is int or kind is bool:
             if not small(value):
                 raise _too_big("Decimal(int)", digits)
-            charge_work(3 * quadratic(_int_digits(value)), "Decimal(int)")
+            size = _int_digits(value)
+            if size > _SHORT:
+                charge_work(3 * quadratic(size), "Decimal(int) conversion work")
             return check_decimal(_Decimal(value), False)
         if kind is float or kind is _Decimal:
             return check_decimal(_Decimal(value), True)
@@ -145,8 +155,8 @@ def numeric_substitutes(digits: int) -> dict[str, Callable[..., Any]]:
                     f"Fraction text must be 'p/q' with at most {digits:,} digits each (no "
                     "exponents: Fraction('1e999999999') computes a giant power)",
                 )
-            # two conversions and a gcd
-            charge_work(3 * quadratic(len(args[0])), "Fraction(text)")
+            if len(args[0]) > _SHORT:  # two conversions and a gcd
+                charge_work(3 * quadratic(len(args[0])), "Fraction(text) conversion work")
             return _Fraction(args[0])
         if len(args) > 2:
             raise refuse("fractions.Fraction", "Fraction takes at most two arguments")
@@ -168,7 +178,8 @@ def numeric_substitutes(digits: int) -> dict[str, Callable[..., Any]]:
                     f"Fraction of a {type_name(arg)}: only Fraction('p/q'), Fraction(p, q) of "
                     "ints, and Fraction of one float, Decimal or Fraction are accepted",
                 )
-        charge_work(2 * quadratic(work), "Fraction(...)")  # the gcd
+        if work > _SHORT:  # the gcd
+            charge_work(2 * quadratic(work), "Fraction(...) conversion work")
         return _Fraction(*args)
 
     def int_(*args: Any) -> int:
@@ -184,13 +195,15 @@ def numeric_substitutes(digits: int) -> dict[str, Callable[..., Any]]:
         elif kind is int or kind is bool or kind is float:
             return int(value)
         elif kind is _Fraction:
-            charge_work(quadratic(check_fraction(value, "int()")), "int(Fraction)")
+            charge_work(quadratic(check_fraction(value, "int()")), "int(Fraction) conversion work")
             return int(value)
         elif kind is _Decimal:
             if value.is_finite():
                 if value.adjusted() >= digits:
                     raise _too_big("int(Decimal)", digits)
-                charge_work(6 * quadratic(max(value.adjusted() + 1, 0)), "int(Decimal)")
+                charge_work(
+                    6 * quadratic(max(value.adjusted() + 1, 0)), "int(Decimal) conversion work"
+                )
             return int(value)
         elif kind not in (str, bytes, bytearray):
             raise refuse(
@@ -200,19 +213,24 @@ def numeric_substitutes(digits: int) -> dict[str, Callable[..., Any]]:
         count = _text_digits(value)
         if count > digits + 2:  # a sign, a 0x prefix
             raise _too_big("int(text)", digits)
-        charge_work(quadratic(count), "int(text)")
+        if count > _SHORT:
+            charge_work(quadratic(count), "int(text) conversion work")
         return int(*args)
 
     def real_part(arg: Any, dotted: str) -> None:
         """Checks and charges one number or text that float() or complex() will convert."""
         kind = type(arg)
         if kind is str or kind is bytes or kind is bytearray:
-            charge_work(_PARSE * len(arg), f"{dotted}(text)")
+            if len(arg) > _SHORT:
+                charge_work(_PARSE * len(arg), "float or complex (text) conversion work")
         elif kind is _Fraction:
-            charge_work(quadratic(check_fraction(arg, dotted)), f"{dotted}(Fraction)")
+            charge_work(
+                quadratic(check_fraction(arg, dotted)),
+                "float or complex (Fraction) conversion work",
+            )
         elif kind is _Decimal:
             check_decimal(arg, False)  # bounded when made; float() formats it as text
-            charge_work(_PARSE * 2 * digits, f"{dotted}(Decimal)")
+            charge_work(_PARSE * 2 * digits, "float or complex (Decimal) conversion work")
 
     def float_(*args: Any) -> float:
         if not args:

@@ -25,7 +25,6 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from safepickle.errors import LimitExceeded
@@ -52,30 +51,42 @@ def _uuid_int(value: object) -> bool:
     return type(value) is int and 0 <= value < 1 << 128
 
 
-@cache
+_UUID_KEYS = frozenset({"int", "is_safe"})
+_checked: list[type] = []  # the class below, made once uuid is imported
+
+
 def _checked_uuid() -> type:
     """A private subclass of ``uuid.UUID`` whose ``__setstate__`` checks the state, then turns
     the instance into a plain ``uuid.UUID`` (same layout: only the class changes). ``NEWOBJ`` of
     ``uuid.UUID`` makes one, for the ``BUILD`` that follows to fill."""
+    if _checked:
+        return _checked[0]
     uuid = _module("uuid")
+    real, safe = uuid.UUID, uuid.SafeUUID
+    set_attribute = object.__setattr__
 
-    class CheckedUUID(uuid.UUID):  # type: ignore[misc,name-defined]
+    class CheckedUUID(real):  # type: ignore[misc,valid-type]
         __slots__ = ()
 
         def __setstate__(self, state: Any) -> None:
+            number = state.get("int") if type(state) is dict else None
             if (
-                type(state) is not dict
-                or not set(state) <= {"int", "is_safe"}
-                or not _uuid_int(state.get("int"))
-                or not _safe_uuid_value(state.get("is_safe"))
+                type(number) is not int
+                or not 0 <= number < 1 << 128
+                or not state.keys() <= _UUID_KEYS
+                or ("is_safe" in state and not _safe_uuid_value(state["is_safe"]))
             ):
                 raise refuse(
                     "uuid.UUID",
                     "a UUID's state must be {'int': a 128-bit int[, 'is_safe': 0, -1 or None]}",
                 )
-            uuid.UUID.__setstate__(self, state)
-            object.__setattr__(self, "__class__", uuid.UUID)
+            # what UUID.__setstate__ does (3.10-3.13), with the state now known to be sound
+            set_attribute(self, "int", number)
+            is_safe = safe(state["is_safe"]) if "is_safe" in state else safe.unknown
+            set_attribute(self, "is_safe", is_safe)
+            set_attribute(self, "__class__", real)
 
+    _checked.append(CheckedUUID)
     return CheckedUUID
 
 
