@@ -215,8 +215,10 @@ def arrays(draw: st.DrawFn) -> array.array[Any]:
     return array.array(code, items)
 
 
+# Exponents as large as the default policy's narrowed Decimal takes (max_int_digits, 4,300:
+# int() of 1E+999999 runs for minutes; tests/test_stdlib_narrowed.py refuses those)
 _DECIMAL_SPECIALS = ("NaN", "-NaN", "NaN123", "sNaN", "-sNaN", "sNaN42", "Infinity", "-0",
-                     "0E-1000000", "1E+999999", "-1.000000000000000000000000000001")  # fmt: skip
+                     "0E-4000", "1E+4000", "-1.000000000000000000000000000001")  # fmt: skip
 
 decimals: st.SearchStrategy[decimal.Decimal] = st.one_of(
     st.decimals(allow_nan=True, allow_infinity=True),
