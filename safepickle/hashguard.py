@@ -67,7 +67,7 @@ _INT64_PER_HASH = 2 * ((1 << 64) // _MODULUS + 1)
 _CHUNK = 1024
 #: the unfolded walk's budget before the memoized one takes over: per key, and in all
 _QUICK_PER_ROOT = 64
-_QUICK_UNITS = 1 << 20
+_QUICK_UNITS = 1 << 18
 #: bits of an int that cost one more unit to hash (measured: ~2.5 ns per 30-bit digit, about
 #: what hashing one small object costs per 256 bits)
 _INT_UNIT_SHIFT = 8
@@ -82,6 +82,9 @@ _PARTS = 4  # hashes a few attributes: slice, range, UUID, Fraction
 
 #: types whose hashes are salted per process (SipHash), so collisions cannot be chosen
 _RANDOMIZED = frozenset({str, bytes})
+#: containers whose items are one-character strings or ints below 256: one unit each, and no
+#: two distinct items share a hash value
+_ITEMS_CANNOT_COLLIDE = frozenset({str, bytes, bytearray})
 #: types whose hash is O(1) (or cached), with no parts to walk
 _FLAT = frozenset({str, bytes, float, complex, bool, type(None), decimal.Decimal})
 
@@ -413,7 +416,7 @@ def guard_keys(keys: Collection[object], what: str) -> None:
     count = len(keys)
     if count > left:
         raise _over(maximum, what)
-    if count and not _small_ints(keys, limit):
+    if count and type(keys) not in _ITEMS_CANNOT_COLLIDE and not _small_ints(keys, limit):
         kinds = set(map(type, keys))
         units = count if kinds <= _FLAT else _walk(keys, left, what, maximum)
         if not kinds <= _RANDOMIZED:
