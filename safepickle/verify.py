@@ -1058,44 +1058,25 @@ def _count_push(value: object) -> None:
 
 def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) -> None:
     """APPEND(S), SETITEM(S), ADDITEMS put ``items`` into ``target``: Tally.insert and
-    Tally.hash_keys, inline (this runs once per batch of every container)."""
+    Tally.hash_keys, with the batch of plain values (every batch of ints or strings) inline."""
     if target.owner is not None and not target.done:
         _mark_mutated(target)
+    count = len(items)
+    if items.count(_DATA) != count and not SPECIAL.isdisjoint(map(type, items)):
+        tally.insert(target, items, pos)
+        if op not in (0x61, 0x65) and not target.frozen:  # APPEND(S): nothing is hashed
+            tally.hash_keys(items if op == 0x90 else items[0::2], pos)
+        return
     if target.frozen:
         return  # a tuple: the opcode fails when it runs
-    count = len(items)
     target.items += count
-    cost = target.cost + count
-    special = items.count(_DATA) != count and not SPECIAL.isdisjoint(map(type, items))
-    if special:
-        depth = target.depth
-        parents = tally.parents
-        children = tally.children
-        before = len(children)
-        for value in items:
-            if value.__class__ is _Node:
-                value.sealed = True
-                parents.append(target)
-                children.append(value)
-                if value.depth >= depth:
-                    depth = value.depth + 1
-                cost += value.cost - 1
-        if depth > tally.max_depth:
-            raise tally.too_deep(depth, pos)
-        if target.sealed and len(children) != before:  # a node into a value inside another
-            tally.late = True
-        target.depth = depth
-    cost = min(cost, COST_CAP)
+    cost = min(target.cost + count, COST_CAP)
     target.cost = cost
     if target.owner is not None:
         target.hcost = cost  # an object's own __hash__ may walk all it holds
-    if op in (0x61, 0x65):  # APPEND(S): nothing is hashed
+    if op in (0x61, 0x65):
         return
-    keys = items if op == 0x90 else items[0::2]  # ADDITEMS: every item; SETITEM(S): keys
-    if special:
-        tally.hash_keys(keys, pos)
-        return
-    tally.hash_work += len(keys)
+    tally.hash_work += count if op == 0x90 else count >> 1  # ADDITEMS: every item, else keys
     if tally.hash_work > tally.max_hash_work:
         tally.hash_keys((), pos)  # raises, with the limit's message
 
