@@ -41,6 +41,7 @@ __all__ = [
 JSON_FIRST_BYTES = frozenset(b'{["-0123456789tfn \t\r\n\xef')
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
+_WHITESPACE_CHAR = re.compile(r"[ \t\r\n]")
 _WHITESPACE_BYTES = re.compile(rb"[ \t\r\n]*")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes, under surrogateescape
 
@@ -193,6 +194,10 @@ def _scan(
     if escaped and _SURROGATE.search(text, begin, end):
         raise _not_utf8(text, begin, start + offset)
     if end < len(text) and text[end] not in " \t\r\n":
+        if not eof and _WHITESPACE_CHAR.search(text, end) is None:
+            # the data may end inside a token the decoder stopped short of: "1.5e" of
+            # "1.5e+16" (it reads "1.5" then refuses "e"); more data decides
+            raise TruncatedPickle("the JSON document may go on", offset=start)
         # "0." or "[1]x": a document ends at whitespace or at the end of the data, never
         # inside a token (dump ends each document with a newline)
         raise MalformedPickle(

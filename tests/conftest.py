@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 
+import dill  # type: ignore[import-untyped]  # dill ships no type information
 from hypothesis import HealthCheck, settings
+
+# Importing dill registers its reducers in the standard library's pure-Python pickler
+# (``pickle._Pickler.dispatch``) for the rest of the process, so what ``pickle._dumps`` writes
+# would depend on whether an earlier test imported dill. Undo it once, here, before any test
+# runs: dill's own ``dill.dumps`` keeps its reducers.
+dill.extend(use_dill=False)
 
 pytest_plugins = ["safepickle.testing"]  # the canary fixture, shared with plugin authors
 

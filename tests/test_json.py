@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import plain_values
 
@@ -233,6 +233,9 @@ mixed_sequences = st.lists(
 
 
 @given(mixed_sequences, st.sampled_from(PROTOCOLS))
+# a float whose exponent is cut by the first decoding window ("-5.767172749219e" of 16 bytes):
+# the decoder stops before the "e", which must read as "more data decides", not as malformed
+@example([None, None, -5.767172749219e16, frozenset([0])], 0)
 def test_json_and_pickles_dumped_to_one_file_load_back_in_order(
     values: list[Any], protocol: int
 ) -> None:
