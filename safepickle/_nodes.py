@@ -19,6 +19,13 @@ or an attacker growing a chain out of order through the memo); then the containe
 grow too without being told. The tally notes such a *late* insertion and, at the end, computes
 the depth from the edges recorded on the way (:func:`graph_depth`): the longest path, where a
 strongly connected group counts as its size (freeing a cycle frees its members recursively).
+
+An item put into a call's result by ``APPEND(S)``/``SETITEM(S)``/``ADDITEMS`` may not stay
+there: ``UserList.append`` appends to its ``data``, ``ChainMap.__setitem__`` writes into its
+first map, and an allowed class's own ``append`` may put it anywhere the object reaches. Unless
+the callee is a container that holds its items itself (:data:`HOLDS_ITS_ITEMS`), such an item
+is *aliased*: at the end it counts as held by every value its target reaches (see
+:func:`graph_depth`), so a chain grown through wrappers is as deep as it really is.
 """
 
 from __future__ import annotations
@@ -28,10 +35,44 @@ from typing import Any
 
 from .errors import LimitExceeded
 
-__all__ = ["COST_CAP", "HASHY", "SPECIAL", "Node", "Tally", "graph_depth"]
+__all__ = ["COST_CAP", "HASHY", "HOLDS_ITS_ITEMS", "SPECIAL", "Node", "Tally", "graph_depth"]
 
 #: costs saturate here, so that 2**n leaves do not make a 2**n-bit Python int (and C agrees)
 COST_CAP = 1 << 62
+
+#: the callees whose results keep what APPEND(S)/SETITEM(S)/ADDITEMS put into them in
+#: themselves (their own item storage, no method of Python code in between); an item put into
+#: any other call's result is aliased (see the module docstring)
+HOLDS_ITS_ITEMS = frozenset(
+    {
+        "builtins.list",
+        "builtins.dict",
+        "builtins.set",
+        "builtins.frozenset",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.deque",
+        "collections.Counter",
+    }
+)
+
+#: callees whose results CPython frees recursively in C with more stack per level than the
+#: containers ``max_depth`` was measured for: each level of one counts as this many.
+#: (``defaultdict``'s dealloc calls dict's without the trashcan that bounds dict's recursion;
+#: a chain of them crashed a 1 MiB thread at 6,500-7,000 levels on CPython 3.12.)
+LEVELS_PER_NESTING = {"collections.defaultdict": 2}
+
+
+def levels(node: Node) -> int:
+    """How many levels of ``max_depth`` one nesting of ``node`` counts for."""
+    owner = node.owner
+    return 1 if owner is None else LEVELS_PER_NESTING.get(owner.ref.dotted, 1)
+
+
+#: what :func:`graph_depth` may walk to find the values aliased items may really be in, as a
+#: multiple of the edges recorded (plus a floor); past it the depth cannot be bounded cheaply
+ALIAS_WALK_PER_EDGE = 8
+ALIAS_WALK_FLOOR = 1 << 20
 
 
 class _HashyInt:
@@ -121,6 +162,8 @@ class Tally:
     """What one pass counts beyond the symbolic stack: depth edges, hash work, allocation."""
 
     __slots__ = (
+        "alias_children",
+        "alias_parents",
         "build_items",
         "calls",
         "children",
@@ -141,6 +184,10 @@ class Tally:
         #: every (container, contained node) pair, for :func:`graph_depth`
         self.parents: list[Node] = []
         self.children: list[Node] = []
+        #: every (call result, node put into it) pair where the node may really have gone
+        #: into something the result holds (see the module docstring)
+        self.alias_parents: list[Node] = []
+        self.alias_children: list[Node] = []
         #: values hashed (unfolded) as dict keys and set members by opcodes
         self.hash_work = 0
         #: of those keys, the ones whose hash the stream could have chosen (see HASHY)
@@ -153,7 +200,15 @@ class Tally:
         self.build_items = 0
 
     def too_deep(self, depth: int, pos: int) -> LimitExceeded:
-        return LimitExceeded.of("max_depth", self.max_depth, f"a value nested {depth:,} deep", pos)
+        if depth >= COST_CAP:  # graph_depth gave up (see ALIAS_WALK_PER_EDGE)
+            what = (
+                "the depth of values put into call results that may pass them on (UserList, "
+                "ChainMap, an allowed class's own append), which reach too many others to "
+                "bound,"
+            )
+        else:
+            what = f"a value nested {depth:,} deep"
+        return LimitExceeded.of("max_depth", self.max_depth, what, pos)
 
     def container(self, items: Sequence[object], pos: int) -> Node:
         """The node of a list, dict or set built from ``items`` at once (LIST, DICT)."""
@@ -230,6 +285,7 @@ class Tally:
         cost = target.cost + count
         if not SPECIAL.isdisjoint(map(type, items)):
             depth = target.depth
+            step = levels(target)
             parents = self.parents
             children = self.children
             before = len(children)
@@ -239,8 +295,7 @@ class Tally:
                     node.sealed = True
                     parents.append(target)
                     children.append(node)
-                    if node.depth >= depth:
-                        depth = node.depth + 1
+                    depth = max(depth, node.depth + step)
                     cost += node.cost - 1
             if depth > self.max_depth:
                 raise self.too_deep(depth, pos)
@@ -251,6 +306,19 @@ class Tally:
         target.cost = cost
         if target.owner is not None:
             target.hcost = cost  # an object's own __hash__ may walk all it holds
+
+    def alias(self, target: Node, items: Sequence[object]) -> None:
+        """``items`` went into a call's result that may pass them on to what it holds: record
+        them for :func:`graph_depth` (which then runs: the tally is ``late``)."""
+        for value in items:
+            if value.__class__ is Node:
+                self.alias_parents.append(target)
+                self.alias_children.append(value)
+                self.late = True
+
+    def depth_of_graph(self) -> int:
+        """The depth :func:`graph_depth` finds from every edge recorded."""
+        return graph_depth(self.parents, self.children, self.alias_parents, self.alias_children)
 
     def hash_keys(self, keys: Sequence[object], pos: int) -> None:
         """``keys`` are hashed (dict keys, set members): charge what hashing them walks."""
@@ -276,16 +344,29 @@ class Tally:
         self.insert(target, (state,), pos)
 
 
-def graph_depth(parents: Sequence[Node], children: Sequence[Node]) -> int:
+def graph_depth(
+    parents: Sequence[Node],
+    children: Sequence[Node],
+    alias_parents: Sequence[Node] = (),
+    alias_children: Sequence[Node] = (),
+) -> int:
     """The depth of the deepest value, from every (container, item) edge of a stream.
 
     The longest path through the containment graph, where a strongly connected group of values
     (a cycle) counts as many levels as it has members. Iterative Tarjan, then the longest path
     over the groups in the order Tarjan finishes them (every group after all it reaches).
+
+    An aliased item (``alias_children[i]`` put into ``alias_parents[i]``) may really be held
+    by any value its target reaches through the other edges: each aliased target gets a
+    weightless hub that everything it reaches points to and that points to its aliased items,
+    a superset of the real edges (so the path found is at least the real one, one level of the
+    hub aside). Finding what a target reaches walks the graph; past
+    ``ALIAS_WALK_PER_EDGE`` steps per edge (and a floor) the depth is returned as
+    :data:`COST_CAP`, which no limit admits.
     """
     index_of: dict[int, int] = {}
     nodes: list[Node] = []
-    for node in (*parents, *children):
+    for node in (*parents, *children, *alias_parents, *alias_children):
         if id(node) not in index_of:
             index_of[id(node)] = len(nodes)
             nodes.append(node)
@@ -293,6 +374,13 @@ def graph_depth(parents: Sequence[Node], children: Sequence[Node]) -> int:
     adjacency: list[list[int]] = [[] for _ in range(count)]
     for parent, child in zip(parents, children, strict=True):
         adjacency[index_of[id(parent)]].append(index_of[id(child)])
+    weight = [levels(node) for node in nodes]
+    if alias_parents:
+        hubs = _alias_hubs(adjacency, index_of, alias_parents, alias_children, len(parents))
+        if hubs is None:
+            return COST_CAP
+        count = len(adjacency)
+        weight += [0] * hubs
     order = [-1] * count  # Tarjan's discovery index
     low = [0] * count
     group = [-1] * count
@@ -344,6 +432,39 @@ def graph_depth(parents: Sequence[Node], children: Sequence[Node]) -> int:
                     other = group[nxt]
                     if other != this and group_depth[other] > below:
                         below = group_depth[other]
-            group_size.append(len(members))
-            group_depth.append(len(members) + below)
+            size = sum([weight[member] for member in members])
+            group_size.append(size)
+            group_depth.append(size + below)
     return max(group_depth, default=0)
+
+
+def _alias_hubs(
+    adjacency: list[list[int]],
+    index_of: dict[int, int],
+    alias_parents: Sequence[Node],
+    alias_children: Sequence[Node],
+    edges: int,
+) -> int | None:
+    """Add a hub per aliased target to ``adjacency`` (see :func:`graph_depth`); returns how
+    many, or None when finding what the targets reach took more than its budget."""
+    aliased: dict[int, list[int]] = {}
+    for parent, child in zip(alias_parents, alias_children, strict=True):
+        aliased.setdefault(index_of[id(parent)], []).append(index_of[id(child)])
+    reaches = [list(out) for out in adjacency]  # the edges the walks follow: no hub edges
+    budget = ALIAS_WALK_FLOOR + ALIAS_WALK_PER_EDGE * edges
+    for target, items in aliased.items():
+        hub = len(adjacency)
+        adjacency.append(items)
+        seen = {target}
+        todo = [target]
+        while todo:
+            vertex = todo.pop()
+            adjacency[vertex].append(hub)
+            budget -= 1 + len(reaches[vertex])
+            if budget < 0:
+                return None
+            for nxt in reaches[vertex]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+    return len(aliased)

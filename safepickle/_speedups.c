@@ -91,7 +91,12 @@ typedef struct {
 #define N_DONE (1u << 27)   /* Node.done: its change was recorded (verify._mark_mutated) */
 #define N_CLASS (1u << 28)  /* Node.parent is set */
 #define N_RESULT (1u << 29) /* Node.owner is set */
+#define N_DOUBLE (1u << 30) /* a result whose levels count two (_nodes.LEVELS_PER_NESTING) */
 #define FLAT_NODES 4
+
+/* global_t.mutated bits */
+#define MUTATED 1
+#define FILLED 2
 
 /* the helpers the hot loop calls on every container: inlined where the compiler allows */
 #if defined(__GNUC__) || defined(__clang__)
@@ -119,7 +124,10 @@ typedef struct {
     const char *opcode;
     int called;  /* called (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ), or the class first in a REDUCE's
                   * arguments: verify() bails if it is builtins.getattr or builtins.range */
-    int mutated; /* a value a call of it returned was changed (BUILD, SETITEM(S), ...) */
+    uint32_t result_flags; /* N_DOUBLE for collections.defaultdict, else 0: what its results
+                            * get (Python bails where a canonical name differs) */
+    int mutated; /* MUTATED: a value a call of it returned was changed (BUILD, SETITEM(S), ...);
+                  * FILLED: a node went into one by APPEND(S), SETITEM(S) or ADDITEMS */
 } global_t;
 
 typedef struct {
@@ -255,6 +263,10 @@ make_global(globals_t *g, PyObject *module, PyObject *name, Py_ssize_t offset,
     g->items[i].opcode = opcode;
     g->items[i].called = 0;
     g->items[i].mutated = 0;
+    g->items[i].result_flags = PyUnicode_CompareWithASCIIString(module, "collections") == 0 &&
+                                       PyUnicode_CompareWithASCIIString(name, "defaultdict") == 0
+                                   ? N_DOUBLE
+                                   : 0;
     return i;
 
 fail_key:
@@ -389,8 +401,10 @@ take_node(node_t *nodes, const node_t *into, sym_t v, uint32_t *depth, uint64_t 
         return -1;
     }
     node->df |= N_SEALED;
-    if ((node->df & DEPTH) >= *depth) {
-        *depth = (node->df & DEPTH) + 1;
+    const uint32_t step = (into->df & N_DOUBLE) ? 2 : 1; /* _nodes.levels(into) */
+
+    if ((node->df & DEPTH) + step > *depth) {
+        *depth = (node->df & DEPTH) + step;
     }
     *cost = saturate(*cost + node->cost - 1);
     return 0;
@@ -621,7 +635,7 @@ tally_tuple(tally_t *t, const batch_t *b, int frozenset, int fresh)
 
 /* Tally.call: the node of what calling global `owner` on `args` returns. */
 HOT Py_ssize_t
-tally_call(tally_t *t, int32_t owner, sym_t args)
+tally_call(tally_t *t, int32_t owner, uint32_t flags, sym_t args)
 {
     node_t *node;
     Py_ssize_t k;
@@ -632,7 +646,7 @@ tally_call(tally_t *t, int32_t owner, sym_t args)
 
     t->counts.calls++;
     if (!IS_NODE(args)) {
-        return node_new(t, 1, 2, 2, 0, N_HASHY | N_RESULT, owner);
+        return node_new(t, 1, 2, 2, 0, N_HASHY | N_RESULT | flags, owner);
     }
     node = &t->nodes[SYM_INDEX(args)];
     node->df |= N_SEALED;
@@ -642,7 +656,7 @@ tally_call(tally_t *t, int32_t owner, sym_t args)
     if (node->df & N_CLASS) { /* result.args = node */
         class_args = (int32_t)SYM_INDEX(args);
     }
-    k = node_new(t, depth, cost, cost, items, N_HASHY | N_RESULT, owner);
+    k = node_new(t, depth, cost, cost, items, N_HASHY | N_RESULT | flags, owner);
     if (k >= 0) {
         t->nodes[k].b = class_args;
     }
@@ -651,9 +665,9 @@ tally_call(tally_t *t, int32_t owner, sym_t args)
 
 /* Tally.call_with_items: OBJ and NEWOBJ_EX, whose arguments are the batch. */
 static Py_ssize_t
-tally_call_with_items(tally_t *t, int32_t owner, const batch_t *b)
+tally_call_with_items(tally_t *t, int32_t owner, uint32_t flags, const batch_t *b)
 {
-    Py_ssize_t k = node_new(t, 1, 1, 1, 0, N_HASHY | N_RESULT, owner);
+    Py_ssize_t k = node_new(t, 1, 1, 1, 0, N_HASHY | N_RESULT | flags, owner);
 
     t->counts.calls++;
     if (k >= 0 && b->count > 0 && tally_insert(t, k, b) < 0) {
@@ -668,15 +682,26 @@ mark_mutated(const node_t *nodes, node_t *node, global_t *globals)
 {
     if ((node->df & (N_RESULT | N_DONE)) == N_RESULT) {
         node->df |= N_DONE;
-        globals[node->a].mutated = 1;
+        globals[node->a].mutated |= MUTATED;
         if (node->b >= 0) { /* the classes in its arguments */
             const node_t *const args = &nodes[node->b];
 
-            globals[args->a].mutated = 1;
+            globals[args->a].mutated |= MUTATED;
             if (args->b >= 0) {
-                globals[args->b].mutated = 1;
+                globals[args->b].mutated |= MUTATED;
             }
         }
+    }
+}
+
+/* A node goes into a call's value by APPEND(S), SETITEM(S) or ADDITEMS: unless its callee holds
+ * its items itself (Python knows the names: _nodes.HOLDS_ITS_ITEMS), the item may have gone
+ * into what the value holds (UserList.append), and Python's pass then runs (Tally.alias). */
+HOT void
+mark_filled(const node_t *node, global_t *globals)
+{
+    if (node->df & N_RESULT) {
+        globals[node->a].mutated |= FILLED;
     }
 }
 
@@ -864,7 +889,8 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                         goto bail;                                                    \
                     }                                                                 \
                 }                                                                     \
-                else if (op == 'e'                                                    \
+                else if (mark_filled(into_, g->items),                                \
+                         op == 'e'                                                    \
                              ? tally_insert(&tally, SYM_INDEX(target_), &(batch)) < 0 \
                              : tally_insert_hash(&tally, SYM_INDEX(target_), &(batch),\
                                                  op == 'u' ? 2 : 1) < 0) {            \
@@ -1157,6 +1183,9 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 node_t *const into = &tally.nodes[SYM_INDEX(value)];
 
                 mark_mutated(tally.nodes, into, g->items);
+                if (IS_NODE(stack[sp - 1])) {
+                    mark_filled(into, g->items);
+                }
                 if (insert_one(&tally, into, stack[sp - 1]) < 0) {
                     goto bail;
                 }
@@ -1176,6 +1205,9 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 node_t *const into = &tally.nodes[SYM_INDEX(value)];
 
                 mark_mutated(tally.nodes, into, g->items);
+                if (IS_NODE(stack[sp - 2]) || IS_NODE(stack[sp - 1])) {
+                    mark_filled(into, g->items);
+                }
                 if (insert_pair(&tally, into, stack[sp - 2], stack[sp - 1]) < 0) {
                     goto bail;
                 }
@@ -1280,7 +1312,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 /* copyreg's constructors given builtins.range return a range */
                 g->items[tally.nodes[SYM_INDEX(value)].a].called = 1;
             }
-            k = tally_call(&tally, (int32_t)index, value);
+            k = tally_call(&tally, (int32_t)index, g->items[index].result_flags, value);
             if (k < 0) {
                 goto bail;
             }
@@ -1298,7 +1330,8 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             {
                 BATCH(items, sp - 2, 2);
 
-                k = tally_call_with_items(&tally, (int32_t)index, &items);
+                k = tally_call_with_items(&tally, (int32_t)index, g->items[index].result_flags,
+                                          &items);
             }
             if (k < 0) {
                 goto bail;
@@ -1321,7 +1354,8 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             }
             index = SYM_INDEX(stack[items.base - 1]);
             g->items[index].called = 1;
-            k = tally_call_with_items(&tally, (int32_t)index, &items);
+            k = tally_call_with_items(&tally, (int32_t)index, g->items[index].result_flags,
+                                      &items);
             if (k < 0) {
                 goto bail;
             }
@@ -1536,9 +1570,8 @@ build_result(const outcome_t *out, const globals_t *g)
     for (i = 0; i < g->len; i++) {
         const global_t *item = &g->items[i];
 
-        use = Py_BuildValue("(OOnsnOO)", item->module, item->name, item->offset, item->opcode,
-                            item->pushes, item->called ? Py_True : Py_False,
-                            item->mutated ? Py_True : Py_False);
+        use = Py_BuildValue("(OOnsnOi)", item->module, item->name, item->offset, item->opcode,
+                            item->pushes, item->called ? Py_True : Py_False, item->mutated);
         if (use == NULL) {
             Py_DECREF(uses);
             return NULL;
@@ -1575,7 +1608,9 @@ PyDoc_STRVAR(fast_verify_doc,
 "persistent_ids, counts); end is -1 when the input ended before the stream did, every opcode\n"
 "so far accepted. globals are (module, name, offset, opcode, pushes, called, mutated) in\n"
 "order of first appearance; counts are (hash_work, unknown_keys, calls, empty_sets,\n"
-"build_items, memo_entries, memo_slots), as safepickle._nodes.Tally and the memo count them.\n"
+"build_items, memo_entries, memo_slots), as safepickle._nodes.Tally and the memo count them;\n"
+"mutated has bit 1 set when a value a call returned was changed, bit 2 when a node went into\n"
+"one by APPEND(S), SETITEM(S) or ADDITEMS.\n"
 "BINPERSID is accepted only when persistent_ok is true.");
 
 static PyObject *

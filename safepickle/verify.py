@@ -32,7 +32,15 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
 
-from ._nodes import COST_CAP, FLAT_TUPLES, HASHY, SPECIAL, Tally, graph_depth
+from ._nodes import (
+    COST_CAP,
+    FLAT_TUPLES,
+    HASHY,
+    HOLDS_ITS_ITEMS,
+    LEVELS_PER_NESTING,
+    SPECIAL,
+    Tally,
+)
 from ._nodes import Node as _Node
 from .decision import GlobalRef
 from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
@@ -509,7 +517,7 @@ def verify(
         raise _truncated(n) from None
     tally = state.tally
     if tally.late:  # an item went into a value already inside another: the whole graph says
-        depth = graph_depth(tally.parents, tally.children)
+        depth = tally.depth_of_graph()
         if depth > limits.max_depth:
             raise tally.too_deep(depth, start)
     estimated = _estimate(state, end - start, opcodes)
@@ -1064,6 +1072,8 @@ def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) 
     count = len(items)
     if items.count(_DATA) != count and not SPECIAL.isdisjoint(map(type, items)):
         tally.insert(target, items, pos)
+        if target.owner is not None and target.owner.ref.dotted not in HOLDS_ITS_ITEMS:
+            tally.alias(target, items)  # UserList.append: the items go into its data
         if op not in (0x61, 0x65) and not target.frozen:  # APPEND(S): nothing is hashed
             tally.hash_keys(items if op == 0x90 else items[0::2], pos)
         return
@@ -1409,6 +1419,11 @@ def _int_base0(body: bytes) -> bool:
 # Keep _speedups.c in step with every change to the checks of _loop() and _rare().
 
 
+#: the bits of a global's ``mutated`` from the compiled pass (_speedups.c: MUTATED, FILLED)
+_MUTATED = 1
+_FILLED = 2
+
+
 def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Literal[False] | None:
     """The compiled pass: fills ``st`` as ``_run`` would and returns (offset past STOP, opcodes
     seen), or returns None, leaving ``st`` untouched, when the stream needs the Python pass
@@ -1448,7 +1463,15 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
             # C knows neither canonical name, so Python decides
             return None
         glob.pushes = pushes
-        glob.mutated = mutated
+        glob.mutated = bool(mutated & _MUTATED)
+        if mutated & _FILLED and (
+            glob.ref.dotted not in HOLDS_ITS_ITEMS
+            or (glob.ref.dotted in LEVELS_PER_NESTING and f"{module}.{name}" != glob.ref.dotted)
+        ):
+            # what went into its results may have gone into what they hold (UserList.append):
+            # only the Python pass's graph of aliased items says how deep that nests. (The
+            # compiled pass counts a defaultdict's levels twice by its name as written only.)
+            return None
     if end < 0:  # the input ended first; nothing above needs the Python pass
         return False
     st.globals.update(table)

@@ -15,8 +15,13 @@ dill.extend(use_dill=False)
 
 pytest_plugins = ["safepickle.testing"]  # the canary fixture, shared with plugin authors
 
+# ci: what tox runs, on four CPythons and the pure-Python verifier, so each property sees
+# 500 fresh examples per CI run; thorough: for a long local run before a release
 settings.register_profile(
-    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

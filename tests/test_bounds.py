@@ -121,6 +121,118 @@ def test_recursive_data_within_the_limit_loads() -> None:
             assert pickle.dumps(loaded, 4) == pickle.dumps(value, 4)
 
 
+def _wrapper_chain(wrapper: bytes, inner: bytes, depth: int, *, build: bool) -> bytes:
+    """``depth`` wrappers over one container each, then ``wrapper_{i-1}`` gets ``inner_i`` by
+    APPEND (UserList, ``build``: BUILT with ``data``) or SETITEM (ChainMap over the inner): the
+    wrapper passes the item on to its inner container, so the inner containers chain up
+    though no opcode names one of them as a target."""
+    out = [b"\x80\x04", inner, b"\x94", wrapper, b"\x94\x8c\x04data\x94"]  # memo 0, 1, 2
+    for _ in range(depth):
+        out.append(b"h\x00)R\x94")  # inner_i: memo 3 + i
+    for i in range(depth):
+        if build:
+            out.append(b"h\x01)R}h\x02j" + struct.pack("<I", 3 + i) + b"sb\x94")
+        else:
+            out.append(b"h\x01j" + struct.pack("<I", 3 + i) + b"\x85R\x94")
+        out.append(b"0")  # wrapper_i: memo 3 + depth + i
+    for i in range(1, depth):
+        out.append(b"j" + struct.pack("<I", 3 + depth + i - 1))
+        if build:
+            out.append(b"j" + struct.pack("<I", 3 + i) + b"a0")
+        else:
+            out.append(b"\x8c\x01kj" + struct.pack("<I", 3 + i) + b"s0")
+    out.append(b"j" + struct.pack("<I", 3) + b".")
+    return b"".join(out)
+
+
+USERLIST = b"\x8c\x0bcollections\x8c\x08UserList\x93"
+CHAINMAP = b"\x8c\x0bcollections\x8c\x08ChainMap\x93"
+DEQUE = b"\x8c\x0bcollections\x8c\x05deque\x93"
+DEFAULTDICT = b"\x8c\x0bcollections\x8c\x0bdefaultdict\x93"
+PLAIN_DICT = b"\x8c\x08builtins\x8c\x04dict\x93"
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "inner", "build", "levels"),
+    [
+        (USERLIST, DEQUE, True, 1),
+        (CHAINMAP, PLAIN_DICT, False, 1),
+        (CHAINMAP, DEFAULTDICT, False, 2),
+    ],
+    ids=["userlist-over-deques", "chainmap-over-dicts", "chainmap-over-defaultdicts"],
+)
+def test_depth_laundered_through_a_wrapper_is_counted(
+    wrapper: bytes, inner: bytes, build: bool, levels: int
+) -> None:
+    """A mutation aimed at a wrapper lands in what it holds: the chain is as deep as the inner
+    containers make it, and is refused past max_depth (freeing a 150,000-deep deque chain, or
+    a 10,000-deep defaultdict one on a 1 MiB thread, crashes CPython)."""
+    small = _wrapper_chain(wrapper, inner, 30, build=build)
+    first = pickle.loads(small)
+    loaded = safepickle.loads(small)
+    assert pickle.dumps(loaded, 4) == pickle.dumps(first, 4)
+    depth = DEFAULT.max_depth // levels + 10
+    refused_by_both(_wrapper_chain(wrapper, inner, depth, build=build), "max_depth")
+    verify_both(_wrapper_chain(wrapper, inner, DEFAULT.max_depth // levels - 10, build=build))
+
+
+def test_a_defaultdict_level_counts_two() -> None:
+    """defaultdict frees recursively in C without the trashcan dicts use: 6,500-7,000 levels
+    crash a 1 MiB thread on CPython 3.12, so each level counts two of max_depth."""
+    half = DEFAULT.max_depth // 2
+
+    def chain(depth: int) -> bytes:
+        # dd_0 'k' dd_1 'k' ... dd_n, then SETITEM n times: bottom-up, as pickle would nest
+        # them (pickle.dumps itself recurses too deep to write one)
+        new = b"h\x00)R"
+        return (
+            b"\x80\x04"
+            + DEFAULTDICT
+            + b"\x940"
+            + (new + b"\x8c\x01k") * depth
+            + new
+            + b"s" * depth
+            + b"."
+        )
+
+    refused_by_both(chain(half + 5), "max_depth")
+    within = chain(half - 5)
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            loaded = safepickle.loads(within)
+            outcome.append(type(loaded))
+            del loaded  # freed here, on the small stack
+        except BaseException as exc:  # reported below
+            outcome.append(exc)
+
+    old = threading.stack_size(1 << 20)
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old)
+    assert outcome == [collections.defaultdict]
+
+
+def test_aliased_items_that_reach_too_much_are_refused() -> None:
+    """Thousands of ChainMaps over one dict of thousands of lists, each ChainMap given a list:
+    what each may have passed its item on to is walked once per ChainMap, so past a budget
+    the stream is refused instead of walked quadratically."""
+    out = [b"\x80\x04", CHAINMAP, b"\x94}\x94"]  # memo 0: ChainMap, 1: the shared dict
+    for i in range(3000):
+        out.append(b"J" + struct.pack("<i", i) + b"]s")
+    out.append(b"0")
+    for _ in range(3000):
+        out.append(b"h\x00h\x01\x85R\x8c\x01x]s0")
+    out.append(b"N.")
+    with pytest.raises(LimitExceeded) as refused:
+        _verify_with("python", b"".join(out), limits=DEFAULT)
+    assert "reach too many" in str(refused.value)
+
+
 def test_graph_depth_counts_a_strongly_connected_group_by_its_size() -> None:
     a, b, c, d = Node(), Node(), Node(), Node()
     # a -> b <-> c -> d: the group {b, c} counts 2
