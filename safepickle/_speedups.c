@@ -1091,7 +1091,8 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 0x8b: /* LONG4: a signed length; always a hash the stream chooses */
             NEED(4);
             size = read_u32(p + 1);
-            if (op == 0x8b && size >= ((uint64_t)1 << 31)) {
+            if (op == 0x8b && size > 256) {
+                /* an int hashing it walks (verify._big_int), or a length Python refuses */
                 goto bail;
             }
             NEED_PAYLOAD(5, size);

@@ -758,7 +758,12 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             else:
                                 if op != 0x42:  # BINSTRING, LONG4: signed lengths
                                     size = _signed_size(d, pos, size, st)
-                                push(HASHY if op == 0x8B else DATA)
+                                if op != 0x8B:
+                                    push(DATA)
+                                elif size <= _SMALL_INT_BYTES:
+                                    push(HASHY)
+                                else:  # hashing it walks it, every time (ints cache no hash)
+                                    push(_big_int(size))
                             pos += 5 + size
                             op = m[pos]
                             if op == 0x71 and m[pos + 1] == len(memo):  # BINPUT of a new entry
@@ -1375,7 +1380,9 @@ def _text_value(
         if not _INT_TEXT.match(body) and not (op == 0x49 and _int_base0(body)):
             raise _malformed(f"{opcode_name(op)} argument {line[:40]!r} is not an integer", pos)
         if len(body) > 18:  # may be 2**61-1 or more: a hash the stream chooses
-            stack.append(HASHY)
+            # (log2(10) / 8 bytes a digit: a 19-digit int is about 8 bytes)
+            big = len(body) > 19 * _SMALL_INT_BYTES // 8
+            stack.append(_big_int(len(body) * 8 // 19) if big else HASHY)
             return after, stack
     elif op == 0x46:  # FLOAT
         if len(line) > _MAX_FLOAT_TEXT or not _FLOAT_TEXT.match(line):
@@ -1422,6 +1429,19 @@ def _int_base0(body: bytes) -> bool:
 #: the bits of a global's ``mutated`` from the compiled pass (_speedups.c: MUTATED, FILLED)
 _MUTATED = 1
 _FILLED = 2
+
+
+#: an int of up to this many bytes hashes as fast as any value (LONG1's are all within it);
+#: a bigger one is a node charged a unit of hash work per 8 bytes each time it is hashed
+_SMALL_INT_BYTES = 256
+
+
+def _big_int(size: int) -> _Node:
+    """The node of an int of ``size`` bytes: no depth, nothing can go into it, hashing it walks
+    its digits (about as fast per 8 bytes as hashing a tuple is per item)."""
+    node = _Node(0, 1, 1 + size // 8, 0, True)
+    node.frozen = True
+    return node
 
 
 def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Literal[False] | None:

@@ -322,6 +322,40 @@ def test_hash_work_adds_up_over_many_keys() -> None:
     refused_by_both(data, "max_hash_work")
 
 
+def _long4(nbytes: int) -> bytes:
+    value = (1 << (8 * nbytes - 2)) + 12345
+    raw = value.to_bytes(nbytes, "little", signed=True)
+    return b"\x8b" + struct.pack("<i", nbytes) + raw
+
+
+_BIG = 400_000  # bytes: hashing it takes about 0.3 ms, every time (ints cache no hash)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # d[big] = None, then 100,000 more times through the memo
+        b"\x80\x04}\x94" + _long4(_BIG) + b"\x94Ns" + b"h\x01Ns" * 100_000 + b".",
+        # {(big,), (big,), ...}: a tuple hashes its items
+        b"\x80\x04\x8f\x94(" + _long4(_BIG) + b"\x94\x85" + b"h\x01\x85" * 100_000 + b"\x90.",
+        # frozenset([big, big, ...]) through the FROZENSET opcode
+        b"\x80\x04(" + _long4(_BIG) + b"\x94" + b"h\x00" * 100_000 + b"\x91.",
+        # protocol 0: a 4,000-digit LONG (1.7 KB) as a key, 300,000 times
+        b"(dp0\nL" + b"9" * 4000 + b"L\np1\nNs" + b"g1\nNs" * 300_000 + b".",
+    ],
+    ids=["long4-setitem", "long4-in-tuples", "long4-frozenset", "text-long-setitem"],
+)
+def test_a_big_int_is_charged_its_size_each_time_it_is_hashed(data: bytes) -> None:
+    """A big int used as a key again and again: the work is in its size, not the key count."""
+    refused_by_both(data, "max_hash_work")
+
+
+def test_big_ints_as_keys_load() -> None:
+    value = {(1 << 5000) + i: i for i in range(20)} | {-(10**1000): (1 << 3000,)}
+    for protocol in range(6):
+        assert safepickle.loads(pickle.dumps(value, protocol)) == value
+
+
 # --- allocation ---------------------------------------------------------------------------
 
 
