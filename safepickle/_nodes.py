@@ -259,7 +259,12 @@ class Tally:
             return result
         node: Node = args
         node.sealed = True
-        result = Node(node.depth, node.cost, node.cost, node.items, True, owner)
+        depth = node.depth
+        if owner.ref.dotted in HOLDS_ITS_ITEMS:
+            # list(x), frozenset(x), deque(x), dict(x), OrderedDict(x)...: the result holds
+            # what iterating x gives, at most 2 levels below the arguments ((x,) and x)
+            depth = max(1, depth - 2 + LEVELS_PER_NESTING.get(owner.ref.dotted, 1))
+        result = Node(depth, node.cost, node.cost, node.items, True, owner)
         result.args = node if node.parent is not None else None
         result.done = False
         self.parents.append(result)
@@ -354,33 +359,45 @@ def graph_depth(
 
     The longest path through the containment graph, where a strongly connected group of values
     (a cycle) counts as many levels as it has members. Iterative Tarjan, then the longest path
-    over the groups in the order Tarjan finishes them (every group after all it reaches).
+    over the groups in the order Tarjan finishes them (every group after all it reaches). A
+    value that holds no node (most of a flood of empty containers) is no vertex: its parent
+    notes the deepest such leaf it holds.
 
     An aliased item (``alias_children[i]`` put into ``alias_parents[i]``) may really be held
     by any value its target reaches through the other edges: each aliased target gets a
     weightless hub that everything it reaches points to and that points to its aliased items,
     a superset of the real edges (so the path found is at least the real one, one level of the
-    hub aside). Finding what a target reaches walks the graph; past
-    ``ALIAS_WALK_PER_EDGE`` steps per edge (and a floor) the depth is returned as
-    :data:`COST_CAP`, which no limit admits.
+    hub aside; a leaf it reaches points to the hub through a second hub of a leaf's weight).
+    Finding what a target reaches walks the graph; past ``ALIAS_WALK_PER_EDGE`` steps per edge
+    (and a floor) the depth is returned as :data:`COST_CAP`, which no limit admits.
     """
     index_of: dict[int, int] = {}
     nodes: list[Node] = []
-    for node in (*parents, *children, *alias_parents, *alias_children):
+    for node in (*parents, *alias_parents, *alias_children):
         if id(node) not in index_of:
             index_of[id(node)] = len(nodes)
             nodes.append(node)
     count = len(nodes)
     adjacency: list[list[int]] = [[] for _ in range(count)]
+    leaf = [0] * count  # the weight of the deepest leaf each vertex holds
+    find = index_of.get
     for parent, child in zip(parents, children, strict=True):
-        adjacency[index_of[id(parent)]].append(index_of[id(child)])
+        vertex = index_of[id(parent)]
+        inner = find(id(child))
+        if inner is not None:
+            adjacency[vertex].append(inner)
+        elif leaf[vertex] < _MAX_LEVELS:
+            step = 1 if child.owner is None else levels(child)
+            if step > leaf[vertex]:  # noqa: PLR1730  (no max() call per leaf: floods)
+                leaf[vertex] = step
     weight = [levels(node) for node in nodes]
     if alias_parents:
-        hubs = _alias_hubs(adjacency, index_of, alias_parents, alias_children, len(parents))
+        hubs = _alias_hubs(adjacency, leaf, index_of, alias_parents, alias_children, len(parents))
         if hubs is None:
             return COST_CAP
         count = len(adjacency)
-        weight += [0] * hubs
+        weight += hubs
+        leaf += [0] * len(hubs)
     order = [-1] * count  # Tarjan's discovery index
     low = [0] * count
     group = [-1] * count
@@ -428,6 +445,8 @@ def graph_depth(
             this = len(group_size)
             below = 0
             for member in members:
+                if leaf[member] > below:  # noqa: PLR1730
+                    below = leaf[member]
                 for nxt in adjacency[member]:
                     other = group[nxt]
                     if other != this and group_depth[other] > below:
@@ -438,28 +457,38 @@ def graph_depth(
     return max(group_depth, default=0)
 
 
+#: the most levels one nesting counts (see LEVELS_PER_NESTING)
+_MAX_LEVELS = max(LEVELS_PER_NESTING.values(), default=1)
+
+
 def _alias_hubs(
     adjacency: list[list[int]],
+    leaf: list[int],
     index_of: dict[int, int],
     alias_parents: Sequence[Node],
     alias_children: Sequence[Node],
     edges: int,
-) -> int | None:
-    """Add a hub per aliased target to ``adjacency`` (see :func:`graph_depth`); returns how
-    many, or None when finding what the targets reach took more than its budget."""
+) -> list[int] | None:
+    """Add two hubs per aliased target to ``adjacency`` (see :func:`graph_depth`); returns
+    their weights, or None when finding what the targets reach took more than its budget."""
     aliased: dict[int, list[int]] = {}
     for parent, child in zip(alias_parents, alias_children, strict=True):
         aliased.setdefault(index_of[id(parent)], []).append(index_of[id(child)])
     reaches = [list(out) for out in adjacency]  # the edges the walks follow: no hub edges
     budget = ALIAS_WALK_FLOOR + ALIAS_WALK_PER_EDGE * edges
+    weights: list[int] = []
     for target, items in aliased.items():
         hub = len(adjacency)
-        adjacency.append(items)
+        adjacency.append(items)  # the hub: weightless, holding the aliased items
+        adjacency.append([hub])  # the hub of the leaves: as heavy as a leaf can be
+        weights += [0, _MAX_LEVELS]
         seen = {target}
         todo = [target]
         while todo:
             vertex = todo.pop()
             adjacency[vertex].append(hub)
+            if leaf[vertex]:
+                adjacency[vertex].append(hub + 1)
             budget -= 1 + len(reaches[vertex])
             if budget < 0:
                 return None
@@ -467,4 +496,4 @@ def _alias_hubs(
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
-    return len(aliased)
+    return weights

@@ -126,6 +126,8 @@ typedef struct {
                   * arguments: verify() bails if it is builtins.getattr or builtins.range */
     uint32_t result_flags; /* N_DOUBLE for collections.defaultdict, else 0: what its results
                             * get (Python bails where a canonical name differs) */
+    int iterates; /* one of _nodes.HOLDS_ITS_ITEMS as written (builtins or __builtin__): its
+                   * result holds what iterating its argument gives (Tally.call) */
     int mutated; /* MUTATED: a value a call of it returned was changed (BUILD, SETITEM(S), ...);
                   * FILLED: a node went into one by APPEND(S), SETITEM(S) or ADDITEMS */
 } global_t;
@@ -197,6 +199,23 @@ globals_clear(globals_t *g)
     g->index = NULL;
 }
 
+/* _nodes.HOLDS_ITS_ITEMS, by module (a name the compiled pass does not know here is only
+ * counted deeper than Python counts it: it may bail where Python accepts, never the reverse) */
+static const char *const COLLECTIONS_HOLDERS[] = {"OrderedDict", "defaultdict", "deque", "Counter",
+                                                  NULL};
+static const char *const BUILTINS_HOLDERS[] = {"list", "dict", "set", "frozenset", NULL};
+
+static int
+is_one_of(PyObject *name, const char *const *names)
+{
+    for (; *names != NULL; names++) {
+        if (PyUnicode_CompareWithASCIIString(name, *names) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* verify._State.make_global: the number of global (module, name), added on its first
  * appearance, with one more push counted. Steals both (new, non-NULL) references. Returns -1
  * on failure. */
@@ -263,10 +282,18 @@ make_global(globals_t *g, PyObject *module, PyObject *name, Py_ssize_t offset,
     g->items[i].opcode = opcode;
     g->items[i].called = 0;
     g->items[i].mutated = 0;
-    g->items[i].result_flags = PyUnicode_CompareWithASCIIString(module, "collections") == 0 &&
-                                       PyUnicode_CompareWithASCIIString(name, "defaultdict") == 0
-                                   ? N_DOUBLE
-                                   : 0;
+    g->items[i].result_flags = 0;
+    g->items[i].iterates = 0;
+    if (PyUnicode_CompareWithASCIIString(module, "collections") == 0) {
+        if (PyUnicode_CompareWithASCIIString(name, "defaultdict") == 0) {
+            g->items[i].result_flags = N_DOUBLE;
+        }
+        g->items[i].iterates = is_one_of(name, COLLECTIONS_HOLDERS);
+    }
+    else if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0 ||
+             PyUnicode_CompareWithASCIIString(module, "__builtin__") == 0) {
+        g->items[i].iterates = is_one_of(name, BUILTINS_HOLDERS);
+    }
     return i;
 
 fail_key:
@@ -635,7 +662,7 @@ tally_tuple(tally_t *t, const batch_t *b, int frozenset, int fresh)
 
 /* Tally.call: the node of what calling global `owner` on `args` returns. */
 HOT Py_ssize_t
-tally_call(tally_t *t, int32_t owner, uint32_t flags, sym_t args)
+tally_call(tally_t *t, int32_t owner, uint32_t flags, int iterates, sym_t args)
 {
     node_t *node;
     Py_ssize_t k;
@@ -651,6 +678,11 @@ tally_call(tally_t *t, int32_t owner, uint32_t flags, sym_t args)
     node = &t->nodes[SYM_INDEX(args)];
     node->df |= N_SEALED;
     depth = node->df & DEPTH;
+    if (iterates) { /* what iterating x gives, at most 2 levels below the arguments (x,) */
+        const uint32_t step = (flags & N_DOUBLE) ? 2 : 1;
+
+        depth = depth + step > 2 ? depth + step - 2 : 1;
+    }
     cost = node->cost;
     items = node->items;
     if (node->df & N_CLASS) { /* result.args = node */
@@ -1313,7 +1345,8 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 /* copyreg's constructors given builtins.range return a range */
                 g->items[tally.nodes[SYM_INDEX(value)].a].called = 1;
             }
-            k = tally_call(&tally, (int32_t)index, g->items[index].result_flags, value);
+            k = tally_call(&tally, (int32_t)index, g->items[index].result_flags,
+                           g->items[index].iterates, value);
             if (k < 0) {
                 goto bail;
             }

@@ -218,12 +218,12 @@ def test_a_defaultdict_level_counts_two() -> None:
 
 
 def test_aliased_items_that_reach_too_much_are_refused() -> None:
-    """Thousands of ChainMaps over one dict of thousands of lists, each ChainMap given a list:
+    """Thousands of ChainMaps over one dict of thousands of nested lists, each given a list:
     what each may have passed its item on to is walked once per ChainMap, so past a budget
     the stream is refused instead of walked quadratically."""
     out = [b"\x80\x04", CHAINMAP, b"\x94}\x94"]  # memo 0: ChainMap, 1: the shared dict
-    for i in range(3000):
-        out.append(b"J" + struct.pack("<i", i) + b"]s")
+    for i in range(3000):  # d[i] = [[]]: a list that holds a node (no leaf)
+        out.append(b"J" + struct.pack("<i", i) + b"]]as")
     out.append(b"0")
     for _ in range(3000):
         out.append(b"h\x00h\x01\x85R\x8c\x01x]s0")
