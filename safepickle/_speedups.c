@@ -4,7 +4,7 @@
  * *accepting* path only: when it reaches STOP having met every check the Python pass makes, it
  * returns what verify() needs to build the same Verified; whenever anything is unusual (an
  * error, a limit, a rare or complex opcode, the getattr(Outer, "Inner") shape of nested
- * classes, a range, a late insertion) it returns None ("bails") and the pure-Python pass runs
+ * classes, a range) it returns None ("bails") and the pure-Python pass runs
  * from the start. Bailing is always correct; accepting must be exactly right, so every check
  * below mirrors one in verify.py and every count one of safepickle/_nodes.py's Tally, and a
  * change to verify._loop()/_rare() or to _nodes.py must be made here too (or made to bail).
@@ -28,8 +28,9 @@
  * first in a REDUCE's arguments (copyreg's constructors then make a range), as when
  * builtins.getattr is; only verify() knows the canonical names. A (global, str) pair, the
  * getattr shape, bails here at once. A node going into a value that is already inside another,
- * or into itself (Tally.late), bails too: then only the graph of every edge gives the depth.
- * (Plain values may go into such a value: that changes no depth.)
+ * or into itself, is a late insertion (Tally.late): then only the graph of every edge gives the
+ * depth, which graph_depth() computes at STOP, as _nodes.graph_depth does. (Plain values may go
+ * into such a value: that changes no depth.)
  *
  * The stack is one array; `marks` holds the stack height at each open MARK, so the values
  * above the innermost mark are stack[fence:sp]. The memo holds symbolic values too. Every
@@ -55,6 +56,7 @@ typedef int64_t sym_t;
 
 #define SYM_DATA ((sym_t)-1)
 #define SYM_HASHY ((sym_t)-2)
+#define SYM_HOLE ((sym_t)-3) /* a memo slot never written (only in the memo, never pushed) */
 #define SYM_GLOBAL(i) ((sym_t)(i) * 4)
 #define SYM_STR(offset) ((sym_t)(offset) * 4 + 1)
 #define SYM_NODE(k) ((sym_t)(k) * 4 + 2)
@@ -354,6 +356,7 @@ typedef struct {
     Py_ssize_t build_items;
     Py_ssize_t memo_entries;
     Py_ssize_t memo_slots;
+    Py_ssize_t graph_depth; /* _nodes.graph_depth after a late insertion, else 0 */
 } counts_t;
 
 typedef struct {
@@ -366,11 +369,21 @@ typedef struct {
     counts_t counts;
 } outcome_t;
 
-/* _nodes.Tally for one walk: the node table and the counts. */
+/* One (container, contained node) pair: Tally.parents and Tally.children. */
+typedef struct {
+    int32_t parent;
+    int32_t child;
+} edge_t;
+
+/* _nodes.Tally for one walk: the node table, every edge, and the counts. */
 typedef struct {
     node_t *nodes;
     Py_ssize_t len;
     Py_ssize_t cap;
+    edge_t *edges;
+    Py_ssize_t edges_len;
+    Py_ssize_t edges_cap;
+    int late; /* Tally.late: a node went into a value already inside another */
     uint32_t max_depth; /* Limits.max_depth, or less: a depth fits DEPTH */
     uint64_t max_hash_work;
     counts_t counts;
@@ -404,6 +417,21 @@ node_new(tally_t *t, uint32_t depth, uint64_t cost, uint64_t hcost, uint32_t ite
     return t->len++;
 }
 
+/* Record that node `parent` holds node `child` (for graph_depth). -1 without memory. */
+HOT int
+add_edge(tally_t *t, Py_ssize_t parent, Py_ssize_t child)
+{
+    if (UNLIKELY(t->edges_len >= t->edges_cap) &&
+        grow((void **)&t->edges, &t->edges_cap, t->edges_len + 1, PY_SSIZE_T_MAX,
+             sizeof(edge_t)) < 0) {
+        return -1;
+    }
+    t->edges[t->edges_len].parent = (int32_t)parent;
+    t->edges[t->edges_len].child = (int32_t)child;
+    t->edges_len++;
+    return 0;
+}
+
 /* `count` more items in `into`: -1 when its 32-bit count would wrap (then bail) */
 HOT int
 add_items(node_t *into, Py_ssize_t count)
@@ -415,16 +443,20 @@ add_items(node_t *into, Py_ssize_t count)
     return 0;
 }
 
-/* A node item `v` goes into `into` (Tally.insert's loop): seals it, raises `*depth` and
- * `*cost`. Returns -1 on a late insertion: a node into a value inside another (or into itself,
- * which seals it), whose depth needs the whole graph, which Python computes. (Plain values
- * into a sealed value change no depth: every path through it stays as long as it was.) */
+/* A node item `v` goes into `into` (Tally.insert's loop): records the edge, seals it, raises
+ * `*depth` and `*cost`. A late insertion (a node into a value inside another, or into itself,
+ * which seals it) sets `late`: the depth then needs the whole graph (graph_depth). (Plain
+ * values into a sealed value change no depth: every path through it stays as long as it
+ * was.) Returns -1 without memory. */
 HOT int
-take_node(node_t *nodes, const node_t *into, sym_t v, uint32_t *depth, uint64_t *cost)
+take_node(tally_t *t, const node_t *into, sym_t v, uint32_t *depth, uint64_t *cost)
 {
-    node_t *const node = &nodes[SYM_INDEX(v)];
+    node_t *const node = &t->nodes[SYM_INDEX(v)];
 
     if (UNLIKELY((into->df & N_SEALED) || node == into)) {
+        t->late = 1;
+    }
+    if (add_edge(t, into - t->nodes, SYM_INDEX(v)) < 0) {
         return -1;
     }
     node->df |= N_SEALED;
@@ -475,7 +507,7 @@ insert_one(tally_t *t, node_t *into, sym_t v)
     uint32_t depth = into->df & DEPTH;
     uint64_t cost = saturate(into->cost + 1);
 
-    if (IS_NODE(v) && take_node(t->nodes, into, v, &depth, &cost) < 0) {
+    if (IS_NODE(v) && take_node(t, into, v, &depth, &cost) < 0) {
         return -1;
     }
     return inserted(t, into, 1, depth, cost);
@@ -490,8 +522,8 @@ insert_pair(tally_t *t, node_t *into, sym_t key, sym_t v)
     uint64_t work = 1;
     Py_ssize_t unknown = 0;
 
-    if ((IS_NODE(key) && take_node(t->nodes, into, key, &depth, &cost) < 0) ||
-        (IS_NODE(v) && take_node(t->nodes, into, v, &depth, &cost) < 0) ||
+    if ((IS_NODE(key) && take_node(t, into, key, &depth, &cost) < 0) ||
+        (IS_NODE(v) && take_node(t, into, v, &depth, &cost) < 0) ||
         inserted(t, into, 2, depth, cost) < 0) {
         return -1;
     }
@@ -517,8 +549,159 @@ typedef struct {
 
 #define FOR_SPECIAL(b, i) for ((i) = (b)->top - 1; (i) >= (b)->base; (i) = (b)->links[(i)])
 
+/* _nodes.graph_depth over every edge recorded: the longest path through the containment
+ * graph, a strongly connected group counting the levels of all its members (a defaultdict's
+ * two). A node that holds no node is no vertex: its parents note the deepest such leaf they
+ * hold. Iterative Tarjan over the vertices. Returns the depth, or -1 without memory. */
+static Py_ssize_t
+graph_depth(const tally_t *t)
+{
+    const node_t *const nodes = t->nodes;
+    const edge_t *const edges = t->edges;
+    const Py_ssize_t n = t->len, m = t->edges_len;
+    Py_ssize_t nv = 0, i, deepest = 0, counter = 0, groups = 0, sp = 0, wsp = 0;
+    int32_t *vertex = NULL, *to = NULL, *order = NULL, *low = NULL, *group = NULL;
+    int32_t *stack = NULL, *work = NULL;
+    Py_ssize_t *first = NULL, *cursor = NULL, *workpos = NULL;
+    uint8_t *leaf = NULL, *weight = NULL;
+    uint64_t *group_depth = NULL;
+    Py_ssize_t result = -1;
+
+#define LEVELS(node) (((node)->df & N_DOUBLE) ? 2 : 1)
+#define ALLOC(ptr, count) (((ptr) = PyMem_Calloc((size_t)(count) + 1, sizeof(*(ptr)))) == NULL)
+    if (n >= INT32_MAX || ALLOC(vertex, n)) {
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        vertex[i] = -1;
+    }
+    for (i = 0; i < m; i++) {
+        if (vertex[edges[i].parent] < 0) {
+            vertex[edges[i].parent] = (int32_t)nv++;
+        }
+    }
+    if (ALLOC(first, nv + 1) || ALLOC(cursor, nv + 1) || ALLOC(to, m) || ALLOC(leaf, nv) ||
+        ALLOC(weight, nv) || ALLOC(order, nv) || ALLOC(low, nv) || ALLOC(group, nv) ||
+        ALLOC(stack, nv) || ALLOC(work, nv) || ALLOC(workpos, nv) || ALLOC(group_depth, nv)) {
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (vertex[i] >= 0) {
+            weight[vertex[i]] = LEVELS(&nodes[i]);
+        }
+    }
+    for (i = 0; i < m; i++) { /* out-degrees over vertices, deepest leaves */
+        const int32_t from = vertex[edges[i].parent], into = vertex[edges[i].child];
+
+        if (into >= 0) {
+            first[from + 1]++;
+        }
+        else if (leaf[from] < LEVELS(&nodes[edges[i].child])) {
+            leaf[from] = LEVELS(&nodes[edges[i].child]);
+        }
+    }
+    for (i = 0; i < nv; i++) {
+        first[i + 1] += first[i];
+        cursor[i] = first[i];
+    }
+    for (i = 0; i < m; i++) {
+        const int32_t from = vertex[edges[i].parent], into = vertex[edges[i].child];
+
+        if (into >= 0) {
+            to[cursor[from]++] = into;
+        }
+    }
+    for (i = 0; i < nv; i++) {
+        order[i] = -1;
+        group[i] = -1; /* -2: on Tarjan's stack */
+    }
+    for (i = 0; i < nv; i++) {
+        if (order[i] >= 0) {
+            continue;
+        }
+        order[i] = low[i] = (int32_t)counter++;
+        group[i] = -2;
+        stack[sp++] = (int32_t)i;
+        work[wsp] = (int32_t)i;
+        workpos[wsp++] = first[i];
+        while (wsp > 0) {
+            const int32_t v = work[wsp - 1];
+            Py_ssize_t bottom, k;
+            uint64_t size = 0, below = 0;
+
+            if (workpos[wsp - 1] < first[v + 1]) {
+                const int32_t w = to[workpos[wsp - 1]++];
+
+                if (order[w] < 0) {
+                    order[w] = low[w] = (int32_t)counter++;
+                    group[w] = -2;
+                    stack[sp++] = w;
+                    work[wsp] = w;
+                    workpos[wsp++] = first[w];
+                }
+                else if (group[w] == -2 && order[w] < low[v]) {
+                    low[v] = order[w];
+                }
+                continue;
+            }
+            wsp--;
+            if (wsp > 0 && low[v] < low[work[wsp - 1]]) {
+                low[work[wsp - 1]] = low[v];
+            }
+            if (low[v] != order[v]) {
+                continue;
+            }
+            for (bottom = sp - 1; stack[bottom] != v; bottom--) {
+            }
+            for (k = bottom; k < sp; k++) {
+                group[stack[k]] = (int32_t)groups;
+                size += weight[stack[k]];
+            }
+            for (k = bottom; k < sp; k++) {
+                const int32_t member = stack[k];
+                Py_ssize_t e;
+
+                if (leaf[member] > below) {
+                    below = leaf[member];
+                }
+                for (e = first[member]; e < first[member + 1]; e++) {
+                    const int32_t other = group[to[e]];
+
+                    if (other != groups && group_depth[other] > below) {
+                        below = group_depth[other];
+                    }
+                }
+            }
+            group_depth[groups] = size + below;
+            if ((Py_ssize_t)group_depth[groups] > deepest) {
+                deepest = (Py_ssize_t)group_depth[groups];
+            }
+            groups++;
+            sp = bottom;
+        }
+    }
+    result = deepest;
+done:
+#undef ALLOC
+#undef LEVELS
+    PyMem_Free(vertex);
+    PyMem_Free(first);
+    PyMem_Free(cursor);
+    PyMem_Free(to);
+    PyMem_Free(leaf);
+    PyMem_Free(weight);
+    PyMem_Free(order);
+    PyMem_Free(low);
+    PyMem_Free(group);
+    PyMem_Free(stack);
+    PyMem_Free(work);
+    PyMem_Free(workpos);
+    PyMem_Free(group_depth);
+    return result;
+}
+
 /* Tally.insert: the batch goes into node `target` (not frozen). Returns 0, or -1 to bail: a
- * late insertion or a value nested past max_depth. The target's fields may change before a
+ * value nested past max_depth, or no memory. The target's fields may change before a
  * bail: the walk is over then. */
 static int
 tally_insert(tally_t *t, Py_ssize_t target, const batch_t *b)
@@ -532,7 +715,7 @@ tally_insert(tally_t *t, Py_ssize_t target, const batch_t *b)
     FOR_SPECIAL(b, i) {
         const sym_t v = b->stack[i];
 
-        if (IS_NODE(v) && take_node(nodes, into, v, &depth, &cost) < 0) {
+        if (IS_NODE(v) && take_node(t, into, v, &depth, &cost) < 0) {
             return -1;
         }
     }
@@ -561,7 +744,7 @@ tally_hash(tally_t *t, const batch_t *b, Py_ssize_t stride)
 
 /* Tally.insert, then Tally.hash_keys of every `stride`-th item (SETITEMS: 2, the keys;
  * ADDITEMS: 1), in one pass: hashing reads a key's hcost after the insertion, which changes
- * only the target's own, and the target among its items bails (a late insertion). */
+ * only the target's own, so the target among its items bails (Python reads its new hcost). */
 static int
 tally_insert_hash(tally_t *t, Py_ssize_t target, const batch_t *b, Py_ssize_t stride)
 {
@@ -579,7 +762,7 @@ tally_insert_hash(tally_t *t, Py_ssize_t target, const batch_t *b, Py_ssize_t st
         if (!IS_SPECIAL(v)) {
             continue;
         }
-        if (IS_NODE(v) && take_node(nodes, into, v, &depth, &cost) < 0) {
+        if (IS_NODE(v) && (SYM_INDEX(v) == target || take_node(t, into, v, &depth, &cost) < 0)) {
             return -1;
         }
         if (((i - b->base) & odd) == 0) {
@@ -620,7 +803,7 @@ tally_tuple(tally_t *t, const batch_t *b, int frozenset, int fresh)
     uint32_t depth = 1;
     uint64_t cost, hcost;
     uint32_t flags = frozenset ? N_HASHY : 0;
-    Py_ssize_t i;
+    Py_ssize_t i, k;
 
     if (b->count <= 3 && !frozenset && !fresh) {
         FOR_SPECIAL(b, i) {
@@ -657,7 +840,15 @@ tally_tuple(tally_t *t, const batch_t *b, int frozenset, int fresh)
     if (depth > t->max_depth) {
         return -1;
     }
-    return node_new(t, depth, cost, hcost, (uint32_t)b->count, flags, -1);
+    k = node_new(t, depth, cost, hcost, (uint32_t)b->count, flags, -1);
+    if (k >= 0) {
+        FOR_SPECIAL(b, i) {
+            if (IS_NODE(b->stack[i]) && add_edge(t, k, SYM_INDEX(b->stack[i])) < 0) {
+                return -1;
+            }
+        }
+    }
+    return k;
 }
 
 /* Tally.call: the node of what calling global `owner` on `args` returns. */
@@ -691,6 +882,9 @@ tally_call(tally_t *t, int32_t owner, uint32_t flags, int iterates, sym_t args)
     k = node_new(t, depth, cost, cost, items, N_HASHY | N_RESULT | flags, owner);
     if (k >= 0) {
         t->nodes[k].b = class_args;
+        if (add_edge(t, k, SYM_INDEX(args)) < 0) {
+            return -1;
+        }
     }
     return k;
 }
@@ -764,7 +958,8 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     tally_t tally;
     Py_ssize_t sp = 0, stack_cap = 0, sp_limit = 0;
     Py_ssize_t nmarks = 0, marks_cap = 0, fence = 0;
-    Py_ssize_t memo_len = 0, memo_cap = 0;
+    Py_ssize_t memo_len = 0, memo_cap = 0; /* slots: one past the highest index written */
+    Py_ssize_t memo_entries = 0;            /* indexes written: Python's len(memo) */
     Py_ssize_t ops = 0, buffers = 0, persistent = 0;
     int protocol = 0, framed = 0, accepted = 0;
     Py_ssize_t frame_end = 0; /* where the last FRAME ends (_State.frame_end) */
@@ -960,33 +1155,45 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         }                                                                          \
         value = SYM_NODE(k);                                                       \
     } while (0)
+/* PUT: memo[idx] = top. An index past the slots so far leaves holes (SYM_HOLE) up to it, as a
+ * dict would have no entries there; one further past than the memo is long (plus 4096) bails:
+ * Python's dict holds it in one entry, where this array would need them all. */
 #define PUT(idx)                                                                       \
     do {                                                                               \
+        const uint64_t idx_ = (uint64_t)(idx);                                         \
         if (UNLIKELY(SEGMENT <= 0)) {                                                  \
             goto bail;                                                                 \
         }                                                                              \
-        if ((uint64_t)(idx) == (uint64_t)memo_len) {                                   \
-            if (UNLIKELY(memo_len >= memo_cap) &&                                      \
-                (memo_len >= max_memo ||                                               \
-                 grow((void **)&memo, &memo_cap, memo_len + 1, max_memo,               \
-                      sizeof(sym_t)) < 0)) {                                           \
+        if (idx_ >= (uint64_t)memo_len) {                                              \
+            if (UNLIKELY(idx_ >= (uint64_t)max_memo ||                                 \
+                         idx_ > (uint64_t)(2 * memo_len + 4096))) {                    \
                 goto bail;                                                             \
             }                                                                          \
-            memo[memo_len++] = stack[sp - 1];                                          \
+            if (UNLIKELY((Py_ssize_t)idx_ >= memo_cap) &&                              \
+                grow((void **)&memo, &memo_cap, (Py_ssize_t)idx_ + 1, max_memo,        \
+                     sizeof(sym_t)) < 0) {                                             \
+                goto bail;                                                             \
+            }                                                                          \
+            while (memo_len < (Py_ssize_t)idx_) {                                      \
+                memo[memo_len++] = SYM_HOLE;                                           \
+            }                                                                          \
+            memo_len++;                                                                \
+            memo_entries++;                                                            \
         }                                                                              \
-        else if ((uint64_t)(idx) < (uint64_t)memo_len) {                               \
-            memo[(idx)] = stack[sp - 1];                                               \
+        else if (memo[idx_] == SYM_HOLE) {                                             \
+            memo_entries++;                                                            \
         }                                                                              \
-        else {                                                                         \
+        if (UNLIKELY(memo_entries > max_memo)) {                                       \
             goto bail;                                                                 \
         }                                                                              \
+        memo[idx_] = stack[sp - 1];                                                    \
     } while (0)
-#define GET(idx)                                               \
-    do {                                                       \
-        if (UNLIKELY((uint64_t)(idx) >= (uint64_t)memo_len)) { \
-            goto bail;                                         \
-        }                                                      \
-        value = memo[(idx)];                                   \
+#define GET(idx)                                                  \
+    do {                                                          \
+        if (UNLIKELY((uint64_t)(idx) >= (uint64_t)memo_len ||     \
+                     (value = memo[(idx)]) == SYM_HOLE)) {        \
+            goto bail;                                            \
+        }                                                         \
         COUNT_PUSH(value);                                     \
         PUSH_ANY(value);                                       \
     } while (0)
@@ -1147,7 +1354,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
         /* the memo */
         case 0x94: /* MEMOIZE */
-            PUT(memo_len);
+            PUT(memo_entries); /* Python's memo[len(memo)] */
             p += 1;
             break;
         case 'q': /* BINPUT */
@@ -1548,8 +1755,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             out->protocol = protocol;
             out->framed = framed;
             out->counts = tally.counts;
-            out->counts.memo_entries = memo_len; /* the memo is dense here */
+            out->counts.memo_entries = memo_entries;
             out->counts.memo_slots = memo_len;
+            if (tally.late && (out->counts.graph_depth = graph_depth(&tally)) < 0) {
+                goto bail; /* no memory: Python decides */
+            }
             accepted = 1;
             goto bail;
 
@@ -1567,6 +1777,7 @@ bail:
     PyMem_Free(marks);
     PyMem_Free(memo);
     PyMem_Free(tally.nodes);
+    PyMem_Free(tally.edges);
     return accepted;
 
 #undef RUNOUT
@@ -1613,8 +1824,9 @@ build_result(const outcome_t *out, const globals_t *g)
         PyTuple_SET_ITEM(uses, i, use);
     }
     /* hash_work is at most max_hash_work, a Py_ssize_t */
-    counts = Py_BuildValue("(nnnnnnn)", (Py_ssize_t)c->hash_work, c->unknown_keys, c->calls,
-                           c->empty_sets, c->build_items, c->memo_entries, c->memo_slots);
+    counts = Py_BuildValue("(nnnnnnnn)", (Py_ssize_t)c->hash_work, c->unknown_keys, c->calls,
+                           c->empty_sets, c->build_items, c->memo_entries, c->memo_slots,
+                           c->graph_depth);
     if (counts == NULL) {
         Py_DECREF(uses);
         return NULL;
@@ -1637,12 +1849,13 @@ PyDoc_STRVAR(fast_verify_doc,
 "\n"
 "Walk the pickle at data[start:n] on the accepting path of safepickle.verify.\n"
 "\n"
-"Returns None when the stream needs the Python verifier (errors, limits, rare opcodes, late\n"
-"insertions), else (end, protocol, framed, opcodes, out_of_band_buffers, globals,\n"
+"Returns None when the stream needs the Python verifier (errors, limits, rare opcodes), else\n"
+"(end, protocol, framed, opcodes, out_of_band_buffers, globals,\n"
 "persistent_ids, counts); end is -1 when the input ended before the stream did, every opcode\n"
 "so far accepted. globals are (module, name, offset, opcode, pushes, called, mutated) in\n"
 "order of first appearance; counts are (hash_work, unknown_keys, calls, empty_sets,\n"
-"build_items, memo_entries, memo_slots), as safepickle._nodes.Tally and the memo count them;\n"
+"build_items, memo_entries, memo_slots, graph_depth), as safepickle._nodes.Tally and the memo\n"
+"count them (graph_depth: after a late insertion, else 0);\n"
 "mutated has bit 1 set when a value a call returned was changed, bit 2 when a node went into\n"
 "one by APPEND(S), SETITEM(S) or ADDITEMS.\n"
 "BINPERSID is accepted only when persistent_ok is true.");

@@ -1484,13 +1484,11 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
             return None
         glob.pushes = pushes
         glob.mutated = bool(mutated & _MUTATED)
-        if mutated & _FILLED and (
-            glob.ref.dotted not in HOLDS_ITS_ITEMS
-            or (glob.ref.dotted in LEVELS_PER_NESTING and f"{module}.{name}" != glob.ref.dotted)
-        ):
+        if glob.ref.dotted in LEVELS_PER_NESTING and f"{module}.{name}" != glob.ref.dotted:
+            return None  # the compiled pass weighs a defaultdict's levels by its name as written
+        if mutated & _FILLED and glob.ref.dotted not in HOLDS_ITS_ITEMS:
             # what went into its results may have gone into what they hold (UserList.append):
-            # only the Python pass's graph of aliased items says how deep that nests. (The
-            # compiled pass counts a defaultdict's levels twice by its name as written only.)
+            # only the Python pass's graph of aliased items says how deep that nests
             return None
     if end < 0:  # the input ended first; nothing above needs the Python pass
         return False
@@ -1499,8 +1497,8 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
     st.framed = framed
     st.buffers = buffers
     st.persistent_ids = persistent_ids
-    # What the compiled pass counted, as Tally does (it bails on a late insertion, so the
-    # depth needs no graph): hash work, unknown keys, calls, sets, BUILD items, memo size.
+    # What the compiled pass counted, as Tally does: hash work, unknown keys, calls, sets,
+    # BUILD items, memo size, and after a late insertion the depth of the whole graph.
     tally = st.tally
     (
         tally.hash_work,
@@ -1510,7 +1508,10 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         tally.build_items,
         memo_entries,
         memo_slots,
+        depth,
     ) = counts
+    if depth > limits.max_depth:
+        raise tally.too_deep(depth, start)
     st.memo_size = (memo_entries, memo_slots)
     return end, opcodes
 

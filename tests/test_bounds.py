@@ -21,9 +21,10 @@ import pytest
 import safepickle
 from safepickle import LimitExceeded, Limits, MalformedPickle
 from safepickle._nodes import Node, Tally, graph_depth
-from safepickle.verify import Verified, _verify_with
+from safepickle.verify import Verified, _c_fast_verify, _verify_with
 
 DEFAULT = Limits()
+HAVE_C = _c_fast_verify is not None  # built (py3-pure builds it too, and switches it off)
 P = 2**61 - 1  # CPython's hash modulus for ints
 
 
@@ -231,6 +232,23 @@ def test_aliased_items_that_reach_too_much_are_refused() -> None:
     with pytest.raises(LimitExceeded) as refused:
         _verify_with("python", b"".join(out), limits=DEFAULT)
     assert "reach too many" in str(refused.value)
+
+
+@pytest.mark.skipif(not HAVE_C, reason="safepickle._speedups is not built here")
+def test_the_compiled_pass_answers_late_insertions_and_memo_holes_itself() -> None:
+    """What used to send a stream to the pure-Python pass (30 s for 10 MB of containers), an
+    attacker's cheapest way to slow a load down: a list appended to itself (a late insertion,
+    whose depth needs the whole graph), memo indexes written out of order, then a flood of
+    empty containers. The compiled pass verifies it, and refuses a chain grown late past
+    max_depth with the Python pass's own error."""
+    flood = b"\x80\x04]q\x05h\x05a0](" + b"}" * 200_000 + b"e."
+    compiled = _verify_with("c", flood, limits=DEFAULT)
+    assert compiled is not None
+    assert compiled == _verify_with("python", flood, limits=DEFAULT)
+    deep = _deque_chain_out_of_order(DEFAULT.max_depth + 10)
+    with pytest.raises(LimitExceeded) as refused:
+        _verify_with("c", deep, limits=DEFAULT)
+    assert refused.value.limit == "max_depth"
 
 
 def test_graph_depth_counts_a_strongly_connected_group_by_its_size() -> None:

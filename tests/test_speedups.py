@@ -95,7 +95,14 @@ def check(data: bytes | bytearray, start: int = 0, **options: Any) -> bool:
         assert partial[1] is python[1] is TruncatedPickle, (partial, python)
     if not HAVE_C:
         return False
-    compiled = V._verify_with("c", data, start, **options)  # never raises: accepts or bails
+    # accepts or bails; it refuses by itself only a depth past max_depth that the graph of a
+    # late insertion shows at STOP, with the very error the Python pass raises
+    compiled_outcome = _outcome(lambda: V._verify_with("c", data, start, **options))
+    if compiled_outcome[0] == "error":
+        assert compiled_outcome == python
+        assert dict(compiled_outcome[4])["limit"] == "max_depth"
+        return False
+    compiled = compiled_outcome[1]
     if compiled is None:
         return False
     # the whole Verified, the node model's numbers included (estimated_bytes, hash_work and
@@ -1006,7 +1013,9 @@ def test_the_raw_function_bails_on_odd_arguments() -> None:
     assert fast is not None
     big = sys.maxsize
     many = (big,) * 10 + (False,)  # the limits, then persistent_ok
-    nothing = (0,) * 7  # hash work, unknown keys, calls, sets, BUILD items, memo entries, slots
+    nothing = (
+        0,
+    ) * 8  # hash work, unknown keys, calls, sets, BUILD items, memo entries, slots, graph depth
 
     assert fast(b"N.", 0, 2, *many) == (2, 0, False, 2, 0, (), 0, nothing)
     assert fast(b"N.", 0, 99, *many) == (2, 0, False, 2, 0, (), 0, nothing)  # n past the end
@@ -1344,7 +1353,6 @@ def _python_counts(data: bytes, limits: Limits) -> tuple[int, ...]:
     state = V._State(0, limits, True, "ASCII", "strict", False)
     V._run(data, 0, len(data), state)
     tally = state.tally
-    assert not tally.late
     return (
         tally.hash_work,
         tally.unknown_keys,
@@ -1352,6 +1360,7 @@ def _python_counts(data: bytes, limits: Limits) -> tuple[int, ...]:
         tally.empty_sets,
         tally.build_items,
         *state.memo_size,
+        tally.depth_of_graph() if tally.late else 0,
     )
 
 
