@@ -21,6 +21,7 @@ from ._manager import PolicyManager
 from .audit.config import AuditSetting, audit_sinks, sink_name
 from .builtin import DEFAULT_PLUGINS
 from .builtin.allowlist import AllowList
+from .builtin.stdlib import substitutes
 from .decision import Decision, GlobalRef, Verdict
 from .errors import PluginError, PolicyError
 from .floor import floor_reason
@@ -222,7 +223,7 @@ class Policy:
                 if reason is not None:
                     decision = self._floor_decision(ref, reason)
                 else:
-                    decision = self.manager.decide(ref, self)
+                    decision = _narrowed(self.manager.decide(ref, self), ref, self)
             if len(self._decisions) >= _MAX_CACHED:
                 # Streams can name endless distinct globals: keep the cache bounded.
                 self._decisions.clear()
@@ -289,6 +290,23 @@ class Policy:
         if len(self._resolved) >= _MAX_CACHED:
             self._resolved.clear()
         self._resolved[ref] = obj
+
+
+def _narrowed(decision: Decision, ref: GlobalRef, policy: Policy) -> Decision:
+    """An allow of a global the default policy narrows (``builtins.bytes``, ``Decimal``...)
+    keeps the narrowed stand-in whoever allowed it: an allow-list entry or a plugin that
+    names ``builtins.bytes`` admits the type, not ``bytes(10**12)``."""
+    if not decision.allowed or decision.substitute is not None:
+        return decision
+    limits = policy.limits
+    narrowed = substitutes(limits.max_int_digits, limits.max_container_items).get(ref.dotted)
+    if narrowed is None:
+        return decision
+    return dataclasses.replace(
+        decision,
+        reason=f"{decision.reason}; its arguments are checked as the default policy checks them",
+        substitute=narrowed,
+    )
 
 
 def _stable_name(plugin: object) -> str:

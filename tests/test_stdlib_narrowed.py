@@ -1219,3 +1219,31 @@ def test_narrowing_errors_name_what_was_refused() -> None:
     assert "'builtins.str'" in str(error) and "str of a list" in str(error)
     assert "str(bytes, encoding" in str(error)
     assert error.__cause__ is None  # nothing ran: refused before the real constructor
+
+
+@pytest.mark.parametrize(
+    "allow",
+    [["builtins.bytes"], ["builtins:*"], ["builtins.bytearray", "builtins.bytes"]],
+    ids=["exact", "wildcard", "two-entries"],
+)
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x30\x85R.",  # bytes(805,306,368)
+        b"\x80\x02c__builtin__\nbytearray\nJ\x00\x00\x00\x30\x85R.",
+        b"\x80\x04\x8c\x08builtins\x8c\x05bytes\x93J\x00\x00\x00\x30\x85R.",
+    ],
+    ids=["bytes-p2", "bytearray-p2", "bytes-p4"],
+)
+def test_a_user_allow_of_a_narrowed_global_keeps_it_narrowed(
+    allow: list[str], data: bytes
+) -> None:
+    """Allowing ``builtins.bytes`` by name admits the type, not a 30-byte pickle that
+    allocates 800 MB: the narrowed stand-in stays, whoever allowed the name."""
+    with pytest.raises(ExecutionError) as refused:
+        safepickle.loads(data, allow=allow)
+    assert "narrowed" in str(refused.value)
+    assert safepickle.loads(pickle.dumps([b"ab", bytearray(b"x")]), allow=allow) == [
+        b"ab",
+        bytearray(b"x"),
+    ]
