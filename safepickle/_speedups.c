@@ -357,6 +357,8 @@ typedef struct {
     Py_ssize_t memo_entries;
     Py_ssize_t memo_slots;
     Py_ssize_t graph_depth; /* _nodes.graph_depth after a late insertion, else 0 */
+    Py_ssize_t too_deep;    /* the depth that first went past max_depth (Tally.too_deep), or 0 */
+    Py_ssize_t too_deep_at; /* the offset of the opcode that built it */
 } counts_t;
 
 typedef struct {
@@ -384,6 +386,9 @@ typedef struct {
     Py_ssize_t edges_len;
     Py_ssize_t edges_cap;
     int late; /* Tally.late: a node went into a value already inside another */
+    /* max_depth is the caller's (not cut to fit DEPTH): a value nested deeper is refused, the
+     * walk going on to STOP with depths held at max_depth + 1, as only Python can say why */
+    int refuses_depth;
     uint32_t max_depth; /* Limits.max_depth, or less: a depth fits DEPTH */
     uint64_t max_hash_work;
     counts_t counts;
@@ -484,12 +489,32 @@ hash_special(const node_t *nodes, sym_t v, uint64_t *work, Py_ssize_t *unknown)
     *unknown += (nodes[SYM_INDEX(v)].df & N_HASHY) != 0;
 }
 
-/* The end of Tally.insert: `into` holds `count` more items, is `depth` deep, costs `cost`.
- * Returns -1 to bail (too deep, too many items). */
-HOT int
-inserted(const tally_t *t, node_t *into, Py_ssize_t count, uint32_t depth, uint64_t cost)
+/* A value `*depth` deep, past max_depth: Tally.too_deep. The first is remembered (the walk
+ * notes where) and the depth held at max_depth + 1, so that the walk can go on to STOP and
+ * the stream be refused without the Python pass redoing it all. Returns -1 to bail instead
+ * (max_depth was cut to fit DEPTH). */
+static int
+too_deep(tally_t *t, uint32_t *depth)
 {
-    if (UNLIKELY(depth > t->max_depth || add_items(into, count) < 0)) {
+    if (!t->refuses_depth) {
+        return -1;
+    }
+    if (t->counts.too_deep == 0) {
+        t->counts.too_deep = *depth;
+    }
+    *depth = t->max_depth + 1;
+    return 0;
+}
+
+/* The end of Tally.insert: `into` holds `count` more items, is `depth` deep, costs `cost`.
+ * Returns -1 to bail (too many items). */
+HOT int
+inserted(tally_t *t, node_t *into, Py_ssize_t count, uint32_t depth, uint64_t cost)
+{
+    if (UNLIKELY(depth > t->max_depth) && too_deep(t, &depth) < 0) {
+        return -1;
+    }
+    if (UNLIKELY(add_items(into, count) < 0)) {
         return -1;
     }
     into->df = (into->df & ~DEPTH) | depth;
@@ -837,7 +862,7 @@ tally_tuple(tally_t *t, const batch_t *b, int frozenset, int fresh)
             flags |= N_HASHY;
         }
     }
-    if (depth > t->max_depth) {
+    if (depth > t->max_depth && too_deep(t, &depth) < 0) {
         return -1;
     }
     k = node_new(t, depth, cost, hcost, (uint32_t)b->count, flags, -1);
@@ -964,12 +989,14 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     int protocol = 0, framed = 0, accepted = 0;
     Py_ssize_t frame_end = 0; /* where the last FRAME ends (_State.frame_end) */
     unsigned char op;
+    const unsigned char *at = NULL; /* the opcode being read */
     uint64_t size;
     sym_t value;
     Py_ssize_t count, index, k;
 
     memset(&tally, 0, sizeof(tally));
     tally.max_depth = limits->max_depth < DEPTH ? (uint32_t)limits->max_depth : DEPTH - 1;
+    tally.refuses_depth = limits->max_depth < DEPTH;
     tally.max_hash_work = (uint64_t)limits->max_hash_work;
 
 /* The input or the current frame ends before the opcode does: "truncated" when that is the
@@ -1245,6 +1272,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         }
         ops++; /* max_opcodes is checked at the end, as Python's pass checks it */
         op = *p;
+        at = p;
         switch (op) {
         /* fixed-size pushes; a run of one (a list of ints) is taken in one go */
         case 'K': /* BININT1 */
@@ -1757,7 +1785,8 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             out->counts = tally.counts;
             out->counts.memo_entries = memo_entries;
             out->counts.memo_slots = memo_len;
-            if (tally.late && (out->counts.graph_depth = graph_depth(&tally)) < 0) {
+            if (tally.late && tally.counts.too_deep == 0 &&
+                (out->counts.graph_depth = graph_depth(&tally)) < 0) {
                 goto bail; /* no memory: Python decides */
             }
             accepted = 1;
@@ -1765,6 +1794,9 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
         default: /* protocol 0 text, Python 2 str, EXT, persistent ids, INST, ... */
             goto bail;
+        }
+        if (UNLIKELY(tally.counts.too_deep != 0) && tally.counts.too_deep_at == 0) {
+            tally.counts.too_deep_at = at - buf; /* where Python's pass refuses it */
         }
     }
 
@@ -1824,9 +1856,9 @@ build_result(const outcome_t *out, const globals_t *g)
         PyTuple_SET_ITEM(uses, i, use);
     }
     /* hash_work is at most max_hash_work, a Py_ssize_t */
-    counts = Py_BuildValue("(nnnnnnnn)", (Py_ssize_t)c->hash_work, c->unknown_keys, c->calls,
+    counts = Py_BuildValue("(nnnnnnnnnn)", (Py_ssize_t)c->hash_work, c->unknown_keys, c->calls,
                            c->empty_sets, c->build_items, c->memo_entries, c->memo_slots,
-                           c->graph_depth);
+                           c->graph_depth, c->too_deep, c->too_deep_at);
     if (counts == NULL) {
         Py_DECREF(uses);
         return NULL;
@@ -1854,8 +1886,9 @@ PyDoc_STRVAR(fast_verify_doc,
 "persistent_ids, counts); end is -1 when the input ended before the stream did, every opcode\n"
 "so far accepted. globals are (module, name, offset, opcode, pushes, called, mutated) in\n"
 "order of first appearance; counts are (hash_work, unknown_keys, calls, empty_sets,\n"
-"build_items, memo_entries, memo_slots, graph_depth), as safepickle._nodes.Tally and the memo\n"
-"count them (graph_depth: after a late insertion, else 0);\n"
+"build_items, memo_entries, memo_slots, graph_depth, too_deep, too_deep_at), as\n"
+"safepickle._nodes.Tally and the memo count them (graph_depth: after a late insertion, else 0;\n"
+"too_deep: the depth that first went past max_depth, built by the opcode at too_deep_at);\n"
 "mutated has bit 1 set when a value a call returned was changed, bit 2 when a node went into\n"
 "one by APPEND(S), SETITEM(S) or ADDITEMS.\n"
 "BINPERSID is accepted only when persistent_ok is true.");

@@ -1498,7 +1498,9 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
     st.buffers = buffers
     st.persistent_ids = persistent_ids
     # What the compiled pass counted, as Tally does: hash work, unknown keys, calls, sets,
-    # BUILD items, memo size, and after a late insertion the depth of the whole graph.
+    # BUILD items, memo size, after a late insertion the depth of the whole graph, and the
+    # value that first nested past max_depth (where the Python pass raises: the compiled pass
+    # walks on to STOP instead of handing a long stream to Python to redo).
     tally = st.tally
     (
         tally.hash_work,
@@ -1509,7 +1511,11 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         memo_entries,
         memo_slots,
         depth,
+        too_deep,
+        too_deep_at,
     ) = counts
+    if too_deep:
+        raise tally.too_deep(too_deep, too_deep_at)
     if depth > limits.max_depth:
         raise tally.too_deep(depth, start)
     st.memo_size = (memo_entries, memo_slots)

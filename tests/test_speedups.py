@@ -38,7 +38,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safepickle import GlobalRef, Limits, SafePickleError, TruncatedPickle
+from safepickle import GlobalRef, LimitExceeded, Limits, SafePickleError, TruncatedPickle
 from safepickle import verify as V
 
 # As in test_properties: cache hypothesis's patch module with its DeprecationWarning silenced,
@@ -1013,9 +1013,9 @@ def test_the_raw_function_bails_on_odd_arguments() -> None:
     assert fast is not None
     big = sys.maxsize
     many = (big,) * 10 + (False,)  # the limits, then persistent_ok
-    nothing = (
-        0,
-    ) * 8  # hash work, unknown keys, calls, sets, BUILD items, memo entries, slots, graph depth
+    # hash work, unknown keys, calls, sets, BUILD items, memo entries, memo slots, graph depth,
+    # the depth that went past max_depth and where
+    nothing = (0,) * 10
 
     assert fast(b"N.", 0, 2, *many) == (2, 0, False, 2, 0, (), 0, nothing)
     assert fast(b"N.", 0, 99, *many) == (2, 0, False, 2, 0, (), 0, nothing)  # n past the end
@@ -1361,6 +1361,8 @@ def _python_counts(data: bytes, limits: Limits) -> tuple[int, ...]:
         tally.build_items,
         *state.memo_size,
         tally.depth_of_graph() if tally.late else 0,
+        0,  # a value past max_depth: the Python pass raises instead
+        0,
     )
 
 
@@ -1391,5 +1393,10 @@ def test_every_count_is_pythons(data: bytes) -> None:
     """estimated_bytes is a sum of counts: compare the counts themselves, so that two wrong
     ones cannot make a right sum."""
     compiled = _compiled_counts(data, DEFAULT)
-    if compiled is not None:
+    if compiled is not None and compiled[8]:  # too deep: where the Python pass refuses it
+        with pytest.raises(LimitExceeded) as refused:
+            _python_counts(data, DEFAULT)
+        assert (refused.value.limit, refused.value.offset) == ("max_depth", compiled[9])
+        assert f"{compiled[8]:,} deep" in str(refused.value)
+    elif compiled is not None:
         assert compiled == _python_counts(data, DEFAULT)
