@@ -14,6 +14,7 @@ import pickle
 import struct
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -198,14 +199,24 @@ def test_a_defaultdict_level_counts_two() -> None:
 
     refused_by_both(chain(half + 5), "max_depth")
     within = chain(half - 5)
+
+    def run(outcome: list[object]) -> None:
+        loaded = safepickle.loads(within)
+        outcome.append(type(loaded))
+        del loaded  # freed here, on the small stack
+
+    assert _on_a_small_stack(run) == [collections.defaultdict]
+
+
+def _on_a_small_stack(work: Callable[[list[object]], None]) -> list[object]:
+    """What ``work`` appended to its list, run on a thread with a 1 MiB stack (an exception it
+    raised last): a crash there is a crash of the test run."""
     outcome: list[object] = []
 
     def run() -> None:
         try:
-            loaded = safepickle.loads(within)
-            outcome.append(type(loaded))
-            del loaded  # freed here, on the small stack
-        except BaseException as exc:  # reported below
+            work(outcome)
+        except BaseException as exc:  # reported by the caller's assertion
             outcome.append(exc)
 
     old = threading.stack_size(1 << 20)
@@ -215,7 +226,7 @@ def test_a_defaultdict_level_counts_two() -> None:
         thread.join()
     finally:
         threading.stack_size(old)
-    assert outcome == [collections.defaultdict]
+    return outcome
 
 
 def test_aliased_items_that_reach_too_much_are_refused() -> None:
@@ -270,24 +281,14 @@ def test_max_depth_loads_in_a_thread_with_a_small_stack() -> None:
     chain of slices and a nested tuple used as a dict key."""
     depth = DEFAULT.max_depth - 2
     nested_key = b"\x80\x02}" + b")" + b"\x85" * depth + b"K\x01s."
-    outcome: list[object] = []
 
-    def run() -> None:
-        try:
-            outcome.append(safepickle.loads(nested_key))
-            # walked, not pickle.dumps'd: CPython 3.13's C pickler overflows a 1 MiB stack on
-            # this chain (a segfault in the stdlib, not in safepickle)
-            outcome.append(_slice_depth(safepickle.loads(_slice_chain(depth))))
-        except BaseException as exc:  # reported below
-            outcome.append(exc)
+    def run(outcome: list[object]) -> None:
+        outcome.append(safepickle.loads(nested_key))
+        # walked, not pickle.dumps'd: CPython 3.13's C pickler overflows a 1 MiB stack on
+        # this chain (a segfault in the stdlib, not in safepickle)
+        outcome.append(_slice_depth(safepickle.loads(_slice_chain(depth))))
 
-    old = threading.stack_size(1 << 20)
-    try:
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join()
-    finally:
-        threading.stack_size(old)
+    outcome = _on_a_small_stack(run)
     assert len(outcome) == 2, outcome
     assert isinstance(outcome[0], dict)
     assert outcome[1] == depth, outcome[1]
