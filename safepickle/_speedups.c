@@ -111,8 +111,10 @@ typedef struct {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
 #else
 #define UNLIKELY(x) (x)
+#define LIKELY(x) (x)
 #endif
 
 #define HIGHEST_PROTOCOL 5
@@ -389,6 +391,8 @@ typedef struct {
     /* max_depth is the caller's (not cut to fit DEPTH): a value nested deeper is refused, the
      * walk going on to STOP with depths held at max_depth + 1, as only Python can say why */
     int refuses_depth;
+    const unsigned char *op_at; /* the opcode being read, set by those that may nest deeper */
+    const unsigned char *buf;   /* the input, for offsets */
     uint32_t max_depth; /* Limits.max_depth, or less: a depth fits DEPTH */
     uint64_t max_hash_work;
     counts_t counts;
@@ -501,6 +505,7 @@ too_deep(tally_t *t, uint32_t *depth)
     }
     if (t->counts.too_deep == 0) {
         t->counts.too_deep = *depth;
+        t->counts.too_deep_at = t->op_at - t->buf; /* where Python's pass refuses it */
     }
     *depth = t->max_depth + 1;
     return 0;
@@ -989,7 +994,6 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     int protocol = 0, framed = 0, accepted = 0;
     Py_ssize_t frame_end = 0; /* where the last FRAME ends (_State.frame_end) */
     unsigned char op;
-    const unsigned char *at = NULL; /* the opcode being read */
     uint64_t size;
     sym_t value;
     Py_ssize_t count, index, k;
@@ -997,6 +1001,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     memset(&tally, 0, sizeof(tally));
     tally.max_depth = limits->max_depth < DEPTH ? (uint32_t)limits->max_depth : DEPTH - 1;
     tally.refuses_depth = limits->max_depth < DEPTH;
+    tally.buf = buf;
     tally.max_hash_work = (uint64_t)limits->max_hash_work;
 
 /* The input or the current frame ends before the opcode does: "truncated" when that is the
@@ -1191,6 +1196,12 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         if (UNLIKELY(SEGMENT <= 0)) {                                                  \
             goto bail;                                                                 \
         }                                                                              \
+        if (LIKELY(idx_ == (uint64_t)memo_len && memo_len < memo_cap)) {               \
+            /* the next index, room for it: entries <= slots <= memo_cap <= max_memo */    \
+            memo[memo_len++] = stack[sp - 1];                                          \
+            memo_entries++;                                                            \
+            break;                                                                     \
+        }                                                                              \
         if (idx_ >= (uint64_t)memo_len) {                                              \
             if (UNLIKELY(idx_ >= (uint64_t)max_memo ||                                 \
                          idx_ > (uint64_t)(2 * memo_len + 4096))) {                    \
@@ -1272,7 +1283,6 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         }
         ops++; /* max_opcodes is checked at the end, as Python's pass checks it */
         op = *p;
-        at = p;
         switch (op) {
         /* fixed-size pushes; a run of one (a list of ints) is taken in one go */
         case 'K': /* BININT1 */
@@ -1425,6 +1435,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'u':  /* SETITEMS */
         case 0x90: /* ADDITEMS */
         {
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             /* the items stay in stack[fence:fence + count] after the MARK is closed */
             BATCH(items, fence, SEGMENT);
 
@@ -1440,6 +1451,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;
         }
         case 'a': /* APPEND */
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             if (SEGMENT < 2) {
                 goto bail;
             }
@@ -1462,6 +1474,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             p += 1;
             break;
         case 's': /* SETITEM */
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             if (SEGMENT < 3) {
                 goto bail;
             }
@@ -1486,6 +1499,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 0x85: /* TUPLE1 */
         case 0x86: /* TUPLE2 */
         case 0x87: /* TUPLE3 */
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             count = op - 0x84;
             if (SEGMENT < count) {
                 goto bail;
@@ -1507,6 +1521,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'd':  /* DICT */
         case 0x91: /* FROZENSET */
         {
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             BATCH(items, fence, SEGMENT);
 
             if (nmarks == 0 || (op == 'd' && (SEGMENT & 1))) {
@@ -1591,6 +1606,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             p += 1;
             break;
         case 0x92: /* NEWOBJ_EX cls args kwargs */
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             if (SEGMENT < 3 || !IS_GLOBAL(stack[sp - 3])) {
                 goto bail;
             }
@@ -1612,6 +1628,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;
         case 'o': /* OBJ: MARK cls *args OBJ */
         {
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             BATCH(items, fence + 1, SEGMENT - 1); /* after the class */
 
             if (nmarks == 0) {
@@ -1633,6 +1650,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;
         }
         case 'b': /* BUILD: the state goes into the instance, its items are copied */
+            tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             if (SEGMENT < 2) {
                 goto bail;
             }
@@ -1794,9 +1812,6 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
         default: /* protocol 0 text, Python 2 str, EXT, persistent ids, INST, ... */
             goto bail;
-        }
-        if (UNLIKELY(tally.counts.too_deep != 0) && tally.counts.too_deep_at == 0) {
-            tally.counts.too_deep_at = at - buf; /* where Python's pass refuses it */
         }
     }
 
