@@ -301,18 +301,28 @@ def _slice_key(depth: int) -> bytes:
     )
 
 
-def _deque_reduce_chain(depth: int) -> bytes:
-    # deque((deque((...deque(),)),)): each level is deque((inner,))
-    return (
-        PROTO4
-        + glob("collections", "deque")
-        + put(0)
-        + get(0) * (depth - 1)
-        + EMPTY_TUPLE
-        + REDUCE
-        + (TUPLE1 + TUPLE1 + REDUCE) * (depth - 1)
-        + STOP
-    )
+def _reduce_chain(module: str, name: str) -> Callable[[int], bytes]:
+    """A builder of ``name(((name(((...name(),)),),)),)``: the callable ``depth`` times
+    (memoized once), then ``depth`` calls, each on a 1-tuple holding a 1-tuple of the level
+    below, bottom-up through call arguments."""
+
+    def build(depth: int) -> bytes:
+        return (
+            PROTO4
+            + glob(module, name)
+            + put(0)
+            + get(0) * (depth - 1)
+            + EMPTY_TUPLE
+            + REDUCE
+            + (TUPLE1 + TUPLE1 + REDUCE) * (depth - 1)
+            + STOP
+        )
+
+    return build
+
+
+#: deque((deque((...deque(),)),)): each level is deque((inner,))
+_deque_reduce_chain = _reduce_chain("collections", "deque")
 
 
 def _deque_append_chain(depth: int) -> bytes:
@@ -532,18 +542,8 @@ def _parent_pointers(size: int) -> bytes:
     return head + batched((item for _ in range(n)), APPENDS) + STOP
 
 
-def _frozenset_call_chain(depth: int) -> bytes:
-    # frozenset(((inner,),)) = frozenset({inner}), bottom-up through call arguments
-    return (
-        PROTO4
-        + glob("builtins", "frozenset")
-        + put(0)
-        + get(0) * (depth - 1)
-        + EMPTY_TUPLE
-        + REDUCE
-        + (TUPLE1 + TUPLE1 + REDUCE) * (depth - 1)
-        + STOP
-    )
+#: frozenset(((inner,),)) = frozenset({inner}), bottom-up through call arguments
+_frozenset_call_chain = _reduce_chain("builtins", "frozenset")
 
 
 def _ordereddict_call_chain(depth: int) -> bytes:
