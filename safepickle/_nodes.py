@@ -66,7 +66,12 @@ LEVELS_PER_NESTING = {"collections.defaultdict": 2}
 def levels(node: Node) -> int:
     """How many levels of ``max_depth`` one nesting of ``node`` counts for."""
     owner = node.owner
-    return 1 if owner is None else LEVELS_PER_NESTING.get(owner.ref.dotted, 1)
+    return 1 if owner is None else _levels_of_results(owner)
+
+
+def _levels_of_results(owner: Any) -> int:
+    """:func:`levels` of what calling ``owner`` (a verifier global) returns."""
+    return LEVELS_PER_NESTING.get(owner.ref.dotted, 1)
 
 
 #: what :func:`graph_depth` may walk to find the values aliased items may really be in, as a
@@ -263,7 +268,7 @@ class Tally:
         if owner.ref.dotted in HOLDS_ITS_ITEMS:
             # list(x), frozenset(x), deque(x), dict(x), OrderedDict(x)...: the result holds
             # what iterating x gives, at most 2 levels below the arguments ((x,) and x)
-            depth = max(1, depth - 2 + LEVELS_PER_NESTING.get(owner.ref.dotted, 1))
+            depth = max(1, depth - 2 + _levels_of_results(owner))
         result = Node(depth, node.cost, node.cost, node.items, True, owner)
         result.args = node if node.parent is not None else None
         result.done = False

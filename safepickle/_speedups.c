@@ -94,6 +94,8 @@ typedef struct {
 #define N_CLASS (1u << 28)  /* Node.parent is set */
 #define N_RESULT (1u << 29) /* Node.owner is set */
 #define N_DOUBLE (1u << 30) /* a result whose levels count two (_nodes.LEVELS_PER_NESTING) */
+/* _nodes.levels: how many levels of max_depth one nesting of a node with flags `df` counts */
+#define LEVELS(df) (((df) & N_DOUBLE) ? 2u : 1u)
 #define FLAT_NODES 4
 
 /* global_t.mutated bits */
@@ -469,7 +471,7 @@ take_node(tally_t *t, const node_t *into, sym_t v, uint32_t *depth, uint64_t *co
         return -1;
     }
     node->df |= N_SEALED;
-    const uint32_t step = (into->df & N_DOUBLE) ? 2 : 1; /* _nodes.levels(into) */
+    const uint32_t step = LEVELS(into->df);
 
     if ((node->df & DEPTH) + step > *depth) {
         *depth = (node->df & DEPTH) + step;
@@ -597,7 +599,6 @@ graph_depth(const tally_t *t)
     uint64_t *group_depth = NULL;
     Py_ssize_t result = -1;
 
-#define LEVELS(node) (((node)->df & N_DOUBLE) ? 2 : 1)
 #define ALLOC(ptr, count) (((ptr) = PyMem_Calloc((size_t)(count) + 1, sizeof(*(ptr)))) == NULL)
     if (n >= INT32_MAX || ALLOC(vertex, n)) {
         goto done;
@@ -617,7 +618,7 @@ graph_depth(const tally_t *t)
     }
     for (i = 0; i < n; i++) {
         if (vertex[i] >= 0) {
-            weight[vertex[i]] = LEVELS(&nodes[i]);
+            weight[vertex[i]] = (uint8_t)LEVELS(nodes[i].df);
         }
     }
     for (i = 0; i < m; i++) { /* out-degrees over vertices, deepest leaves */
@@ -626,8 +627,8 @@ graph_depth(const tally_t *t)
         if (into >= 0) {
             first[from + 1]++;
         }
-        else if (leaf[from] < LEVELS(&nodes[edges[i].child])) {
-            leaf[from] = LEVELS(&nodes[edges[i].child]);
+        else if (leaf[from] < LEVELS(nodes[edges[i].child].df)) {
+            leaf[from] = (uint8_t)LEVELS(nodes[edges[i].child].df);
         }
     }
     for (i = 0; i < nv; i++) {
@@ -713,7 +714,6 @@ graph_depth(const tally_t *t)
     result = deepest;
 done:
 #undef ALLOC
-#undef LEVELS
     PyMem_Free(vertex);
     PyMem_Free(first);
     PyMem_Free(cursor);
@@ -900,7 +900,7 @@ tally_call(tally_t *t, int32_t owner, uint32_t flags, int iterates, sym_t args)
     node->df |= N_SEALED;
     depth = node->df & DEPTH;
     if (iterates) { /* what iterating x gives, at most 2 levels below the arguments (x,) */
-        const uint32_t step = (flags & N_DOUBLE) ? 2 : 1;
+        const uint32_t step = LEVELS(flags);
 
         depth = depth + step > 2 ? depth + step - 2 : 1;
     }
