@@ -319,7 +319,17 @@ _BY_IDENTITY = (
     types.MethodType,
     enum.Enum,
 )
+#: how a difference that is the default policy's stand-in for a class starts (issue 15): the
+#: harness reports it as its own check, so a campaign can go on past it
+NARROWED_STAND_IN = "narrowed stand-in"
 _MAX_SET_MATCHING = 64  # members matched pairwise when their orders differ (NaN hashes by id)
+
+
+def _real_of(value: Any) -> Any:
+    """The class a default-policy stand-in stands for (imported here, late: see the top)."""
+    from safepickle.builtin.narrowed import real_of
+
+    return real_of(value)
 
 
 def _same_float(a: float, b: float) -> bool:
@@ -384,6 +394,8 @@ def _compare_one(
     """Compare ``a`` with ``b`` here; push their parts onto ``work``."""
     kind = type(a)
     if kind is not type(b):
+        if _real_of(a) is b:  # the open finding narrowed-global-as-value, named apart
+            return f"{NARROWED_STAND_IN} {short(a)} where the reference has {short(b)}"
         return f"type {kind.__name__} != {type(b).__name__}"
     if kind in _ATOMS:
         return None if a == b else f"{short(a)} != {short(b)}"

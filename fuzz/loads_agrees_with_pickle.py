@@ -57,8 +57,9 @@ def TestOneInput(data: bytes) -> None:
             return
         problem = fuzz_common.first_difference(mine, theirs)
         if problem is not None:
+            known = fuzz_common.NARROWED_STAND_IN in problem
             fuzz_common.finding(
-                "values-differ",
+                "narrowed-global-as-value" if known else "values-differ",
                 f"safepickle.loads and the reference decoder disagree {problem}\n"
                 f"  safepickle: {fuzz_common.short(mine)}\n"
                 f"  reference:  {fuzz_common.short(theirs)}",
