@@ -325,11 +325,9 @@ NARROWED_STAND_IN = "narrowed stand-in"
 _MAX_SET_MATCHING = 64  # members matched pairwise when their orders differ (NaN hashes by id)
 
 
-def _real_of(value: Any) -> Any:
-    """The class a default-policy stand-in stands for (imported here, late: see the top)."""
-    from safepickle.builtin.narrowed import real_of
-
-    return real_of(value)
+def _is_stand_in(value: Any) -> bool:
+    """A default policy's stand-in for a global (a callable of ``safepickle.builtin``)."""
+    return callable(value) and getattr(value, "__module__", "").startswith("safepickle.builtin.")
 
 
 def _same_float(a: float, b: float) -> bool:
@@ -394,7 +392,7 @@ def _compare_one(
     """Compare ``a`` with ``b`` here; push their parts onto ``work``."""
     kind = type(a)
     if kind is not type(b):
-        if _real_of(a) is b:  # the open finding narrowed-global-as-value, named apart
+        if _is_stand_in(a) and callable(b):  # the open finding narrowed-global-as-value
             return f"{NARROWED_STAND_IN} {short(a)} where the reference has {short(b)}"
         return f"type {kind.__name__} != {type(b).__name__}"
     if kind in _ATOMS:
