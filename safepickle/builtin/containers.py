@@ -203,7 +203,8 @@ class UserListStandIn(StandIn):
     __slots__ = ()
     real = collections.UserList
 
-    def __new__(cls, *args: Any) -> Any:
+    @classmethod
+    def construct(cls, *args: Any) -> Any:
         if not args:
             return collections.UserList()
         value = _single("collections.UserList", args)
@@ -216,7 +217,8 @@ class UserDictStandIn(StandIn):
     __slots__ = ()
     real = collections.UserDict
 
-    def __new__(cls, *args: Any) -> Any:
+    @classmethod
+    def construct(cls, *args: Any) -> Any:
         if not args:
             return collections.UserDict()
         value = _single("collections.UserDict", args)
@@ -228,9 +230,10 @@ class UserStringStandIn(StandIn):
     __slots__ = ()
     real = collections.UserString
 
-    def __new__(cls, *args: Any) -> Any:
+    @classmethod
+    def construct(cls, *args: Any) -> Any:
         if not args:
-            return cls.blank()  # NEWOBJ: BUILD gives it its data
+            return cls.blank()  # (the real one needs a str): a blank, for BUILD
         value = _single("collections.UserString", args)
         if type(value) is not str:
             raise refuse(

@@ -157,13 +157,34 @@ def real_of(value: object) -> object:
     return value
 
 
-class StandIn:
-    """Base of the stand-ins for classes that ``NEWOBJ`` creates (it needs a class): calling
-    one, or its ``__new__``, returns an instance of the real class."""
+class _StandInType(type):
+    """Calling a stand-in class (``REDUCE``, ``copyreg``'s checks) is its narrowed
+    constructor; ``NEWOBJ`` does not call the class, it calls ``__new__`` (see below)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls.construct(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+class StandIn(metaclass=_StandInType):
+    """Base of the stand-ins for classes that ``NEWOBJ`` creates (it needs a class).
+
+    Calling one (``REDUCE``) runs :meth:`construct`, the narrowed constructor, which returns an
+    instance of the real class. ``NEWOBJ`` and ``copyreg.__newobj__`` call ``cls.__new__(cls,
+    *args)`` instead, which for the real classes (all with ``object.__new__`` and their own
+    ``__init__``) makes a blank instance and ignores the arguments: so does :meth:`blank`, as
+    ``pickle`` would (a ``UserList`` made by ``NEWOBJ`` alone has no ``data`` yet)."""
 
     __slots__ = ()
     #: the class it stands for
     real: type
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls.blank()
+
+    @classmethod
+    def construct(cls, *args: Any, **kwargs: Any) -> Any:
+        """The narrowed constructor: what calling the real class would return."""
+        raise NotImplementedError
 
     @classmethod
     def blank(cls) -> Any:

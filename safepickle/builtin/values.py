@@ -101,7 +101,8 @@ class UUIDStandIn(StandIn):
     def blank(cls) -> Any:
         return object.__new__(_checked_uuid())
 
-    def __new__(cls, *args: Any) -> Any:
+    @classmethod
+    def construct(cls, *args: Any) -> Any:
         if not args:
             return cls.blank()
         if len(args) > 6 or sum(arg is not None for arg in args[:5]) != 1:
