@@ -273,6 +273,8 @@ def option_variants(streams: list[tuple[str, bytes]]) -> Iterator[tuple[str, byt
             yield f"opt-bytearray-{name}", fuzz_common.encode_options(data, as_bytearray=True)
         if index % 4 == 3:
             yield f"opt-prefix-{name}", fuzz_common.encode_options(data, prefix=b"\x80\x02N.")
+        if index % 3 == 0:
+            yield f"opt-slow-{name}", fuzz_common.encode_options(data, short_slow_path=True)
 
 
 # --- everything ------------------------------------------------------------------------------

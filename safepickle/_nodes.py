@@ -177,7 +177,10 @@ class Tally:
         "late",
         "max_depth",
         "max_hash_work",
+        "max_slow_path_bytes",
         "parents",
+        "slow",
+        "slow_end",
         "unknown_keys",
     )
 
@@ -203,6 +206,37 @@ class Tally:
         self.empty_sets = 0
         #: items BUILD copies from a state into an instance
         self.build_items = 0
+        #: the first thing in the stream that only the pure-Python verifier handles (what, and
+        #: its offset), or None: then the stream may have at most max_slow_path_opcodes opcodes
+        self.slow: tuple[str, int] | None = None
+        #: Limits.max_slow_path_bytes, and where such a stream must have ended (its start plus
+        #: that): both set by the verifier
+        self.max_slow_path_bytes = 1 << 62
+        self.slow_end = 1 << 62
+
+    def slow_path(self, what: str, pos: int) -> None:
+        """Note that the stream uses ``what`` at ``pos``, which the compiled verifier leaves to
+        the pure-Python one: refused at once past ``slow_end`` (the compiled pass refuses it
+        there too), and later by :meth:`check_slow` once the stream goes on past it."""
+        if self.slow is None:
+            self.slow = (what, pos)
+            if pos > self.slow_end:
+                raise self.too_slow()
+
+    def check_slow(self, pos: int) -> None:
+        """The Python pass reached ``pos``: refuse if a slow stream went on past ``slow_end``."""
+        if self.slow is not None and pos > self.slow_end:
+            raise self.too_slow()
+
+    def too_slow(self) -> LimitExceeded:
+        what, at = self.slow  # type: ignore[misc]
+        return LimitExceeded.of(
+            "max_slow_path_bytes",
+            self.max_slow_path_bytes,
+            f"the length of a stream that uses {what} (at offset {at:,}), which only the "
+            "pure-Python verifier handles (at about a microsecond a byte),",
+            at,
+        )
 
     def too_deep(self, depth: int, pos: int) -> LimitExceeded:
         if depth >= COST_CAP:  # graph_depth gave up (see ALIAS_WALK_PER_EDGE)

@@ -1,14 +1,19 @@
 /* The compiled fast path of safepickle's verifier (see safepickle/verify.py).
  *
- * fast_verify() walks a pickle's opcodes exactly like verify._loop() does, but implements the
- * *accepting* path only: when it reaches STOP having met every check the Python pass makes, it
- * returns what verify() needs to build the same Verified; whenever anything is unusual (an
- * error, a limit, a rare or complex opcode, the getattr(Outer, "Inner") shape of nested
- * classes, a range) it returns None ("bails") and the pure-Python pass runs
- * from the start. Bailing is always correct; accepting must be exactly right, so every check
- * below mirrors one in verify.py and every count one of safepickle/_nodes.py's Tally, and a
- * change to verify._loop()/_rare() or to _nodes.py must be made here too (or made to bail).
- * tests/test_speedups.py compares the two on every kind of input.
+ * fast_verify() walks a pickle's opcodes exactly like verify._loop() does. When it reaches STOP
+ * having met every check the Python pass makes, it returns what verify() needs to build the
+ * same Verified. At the first error it returns where and which (REFUSED, R_*), and verify()
+ * makes the very exception the Python pass raises there: a long stream that goes wrong at its
+ * end is never handed to the Python pass (about a microsecond a byte) to say why. What only
+ * the Python pass handles (protocol 0-1 text opcodes, Python 2 strings, ranges and getattr,
+ * items put into a call's value that may hold them elsewhere, big LONG4 ints, memo indexes
+ * far past the memo) makes it return None ("bail") and the Python pass run from the start,
+ * within Limits.max_slow_path_bytes of the stream; past that it refuses itself, as the Python
+ * pass does (SLOW). Accepting and refusing must be exactly right, so every check below
+ * mirrors one in verify.py, in the same order, and every count one of safepickle/_nodes.py's
+ * Tally; a change to verify._loop()/_rare() or to _nodes.py must be made here too (or made to
+ * bail, which is always correct). tests/test_speedups.py and tests/test_slow_path.py compare
+ * the two on every kind of input, and so does fuzz/verifier_differential.py.
  *
  * Symbolic values (int64), one per value of verify.py's symbolic stack:
  *   SYM_DATA (-1)     _DATA, any plain value
@@ -26,8 +31,9 @@
  * Python's pass tells a plain batch apart in one C-speed pass.
  * _RANGE and _RANGE_ARGS never appear: verify() bails when builtins.range is called or passed
  * first in a REDUCE's arguments (copyreg's constructors then make a range), as when
- * builtins.getattr is; only verify() knows the canonical names. A (global, str) pair, the
- * getattr shape, bails here at once. A node going into a value that is already inside another,
+ * builtins.getattr is; only verify() knows the canonical names, so each global records where
+ * it was first called, passed first, or had values put into what it returned. A (global,
+ * str) pair, the getattr shape, bails here at once. A node going into a value that is already inside another,
  * or into itself, is a late insertion (Tally.late): then only the graph of every edge gives the
  * depth, which graph_depth() computes at STOP, as _nodes.graph_depth does. (Plain values may go
  * into such a value: that changes no depth.)
@@ -136,6 +142,10 @@ typedef struct {
                    * result holds what iterating its argument gives (Tally.call) */
     int mutated; /* MUTATED: a value a call of it returned was changed (BUILD, SETITEM(S), ...);
                   * FILLED: a node went into one by APPEND(S), SETITEM(S) or ADDITEMS */
+    /* offsets of the first opcode that called it (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ: and which),
+     * that passed it first in a REDUCE's arguments, that FILLED a value it returned; -1 */
+    Py_ssize_t first_call_at, first_parent_at, first_filled_at;
+    int first_call_op;
 } global_t;
 
 typedef struct {
@@ -222,16 +232,23 @@ is_one_of(PyObject *name, const char *const *names)
     return 0;
 }
 
+/* Why make_global() refused a new global, as verify._State.make_global checks it (in this
+ * order): more than max_globals, the names' budget spent, a name longer than MAX_NAME_BYTES. */
+#define MG_TOO_MANY (-2)
+#define MG_BUDGET (-3)
+#define MG_TOO_LONG (-4)
+
 /* verify._State.make_global: the number of global (module, name), added on its first
- * appearance, with one more push counted. Steals both (new, non-NULL) references. Returns -1
- * on failure. */
+ * appearance, with one more push counted. Steals both (new, non-NULL) references. Returns
+ * MG_TOO_MANY, MG_BUDGET or MG_TOO_LONG when the Python pass refuses it, -1 on any other
+ * failure. */
 static Py_ssize_t
 make_global(globals_t *g, PyObject *module, PyObject *name, Py_ssize_t offset,
             const char *opcode, Py_ssize_t max_globals, Py_ssize_t max_name,
             Py_ssize_t name_budget)
 {
     PyObject *key, *found, *number;
-    Py_ssize_t i;
+    Py_ssize_t i, failure = -1;
 
     key = PyTuple_Pack(2, module, name);
     if (key == NULL) {
@@ -258,12 +275,17 @@ make_global(globals_t *g, PyObject *module, PyObject *name, Py_ssize_t offset,
     /* a new global (verify._State._check_new_global): max_globals, the budget of all names,
      * then the length of its own (in characters, as in Python); node fields hold a global's
      * number in 32 bits */
-    if (g->len >= max_globals || g->len >= INT32_MAX ||
-        PyUnicode_GET_LENGTH(module) > max_name || PyUnicode_GET_LENGTH(name) > max_name) {
+    if (g->len >= max_globals || g->len >= INT32_MAX) {
+        failure = g->len >= max_globals ? MG_TOO_MANY : -1;
         goto fail_key;
     }
     g->name_chars += PyUnicode_GET_LENGTH(module) + PyUnicode_GET_LENGTH(name);
     if (g->name_chars > name_budget) {
+        failure = MG_BUDGET;
+        goto fail_key;
+    }
+    if (PyUnicode_GET_LENGTH(module) > max_name || PyUnicode_GET_LENGTH(name) > max_name) {
+        failure = MG_TOO_LONG;
         goto fail_key;
     }
     if (g->len >= g->cap &&
@@ -288,6 +310,8 @@ make_global(globals_t *g, PyObject *module, PyObject *name, Py_ssize_t offset,
     g->items[i].opcode = opcode;
     g->items[i].called = 0;
     g->items[i].mutated = 0;
+    g->items[i].first_call_at = g->items[i].first_parent_at = g->items[i].first_filled_at = -1;
+    g->items[i].first_call_op = 0;
     g->items[i].result_flags = 0;
     g->items[i].iterates = 0;
     if (PyUnicode_CompareWithASCIIString(module, "collections") == 0) {
@@ -307,7 +331,7 @@ fail_key:
 fail:
     Py_DECREF(module);
     Py_DECREF(name);
-    return -1;
+    return failure;
 }
 
 /* verify._decode_str: the str constant pushed by the unicode opcode at `offset`, whose length
@@ -337,6 +361,10 @@ decode_str_at(const unsigned char *buf, Py_ssize_t offset, Py_ssize_t max_name)
     return PyUnicode_DecodeUTF8((const char *)s, size, "surrogatepass");
 }
 
+/* make_global()'s refusals, as the walk reports them (see R_NONE) */
+#define MG_REFUSAL(code) \
+    ((code) == MG_TOO_MANY ? R_MAX_GLOBALS : (code) == MG_BUDGET ? R_NAME_BUDGET : R_NAME_TOO_LONG)
+
 typedef struct {
     Py_ssize_t max_opcodes;
     Py_ssize_t max_stack;   /* max_stack_depth */
@@ -348,6 +376,7 @@ typedef struct {
     Py_ssize_t name_budget; /* Limits.max_global_name_bytes */
     Py_ssize_t max_depth;   /* Limits.max_depth: how deeply values nest */
     Py_ssize_t max_hash_work;
+    Py_ssize_t max_slow;    /* Limits.max_slow_path_bytes */
     int persistent_ok;      /* a plugin resolves persistent ids: BINPERSID is accepted */
 } limits_t;
 
@@ -365,8 +394,56 @@ typedef struct {
     Py_ssize_t too_deep_at; /* the offset of the opcode that built it */
 } counts_t;
 
+/* Why walk() refused a stream itself (fast_verify's `refusal`), each the first error the Python
+ * pass raises for it, at the same offset; verify._refusal() makes the same exception. */
+enum {
+    R_NONE = 0,
+    R_TRUNCATED,       /* the input ends before the stream: verify._truncated */
+    R_STACK,           /* a push past max_stack_depth: verify._stack_full */
+    R_NESTING,         /* a MARK past max_nesting: verify._check_marks */
+    R_INVALID,         /* arg: a byte that is no opcode: verify._invalid */
+    R_NEVER_WRITTEN,   /* arg: a memo index never written: verify._never_written */
+    R_MEMO_INDEX,      /* arg: a BINPUT index past max_memo_entries: verify._memo_index_limit */
+    R_UNDERFLOW,       /* arg: the opcode, which pops more than the stack holds */
+    R_NO_MARK,         /* arg: the opcode, which closes a MARK that is not there */
+    R_BATCH,           /* more than max_container_items above a MARK */
+    R_ODD,             /* arg: DICT or SETITEMS, of an odd number of items */
+    R_CALLS_NON_GLOBAL, /* arg: REDUCE or NEWOBJ, whose callable is not a global */
+    R_MODIFIES_GLOBAL, /* arg: opcode * 2**32 + the global's number, into which it puts items */
+    R_PROTO_NOT_FIRST, /* PROTO after the first opcode */
+    R_PROTO_UNSUPPORTED, /* arg: a protocol past pickle.HIGHEST_PROTOCOL */
+    R_NO_PERSISTENT_LOAD, /* arg: BINPERSID, and no plugin resolves persistent ids */
+    R_MEMO_FULL,       /* a MEMOIZE past max_memo_entries: verify._memo_full */
+    R_EXT,             /* arg: EXT1, EXT2 or EXT4 (the extension registry is never consulted) */
+    R_NEGATIVE_SIZE,   /* arg: LONG4, whose signed length is negative */
+    R_FRAME_MISPLACED, /* a FRAME before the end of the current frame */
+    R_CROSSES_FRAME,   /* arg: where the frame ends, which the opcode runs past */
+    R_STACK_GLOBAL_OPERANDS, /* STACK_GLOBAL of something else than two str constants */
+    R_NAME_DECODE,     /* arg: the offset of a str constant STACK_GLOBAL cannot take as a name */
+    R_NAME_NOT_UTF8,   /* GLOBAL's name lines are not UTF-8 */
+    R_MAX_GLOBALS,     /* a new global past max_globals */
+    R_NAME_BUDGET,     /* arg: the names' length so far, past max_global_name_bytes */
+    R_NAME_TOO_LONG,   /* a global's name longer than MAX_NAME_BYTES */
+    R_HASH_WORK,       /* hashing past max_hash_work */
+    /* something only the Python pass handles, too far into the stream for it
+     * (Limits.max_slow_path_bytes); short of that, the walk bails */
+    R_SLOW_OPCODE,     /* arg: a protocol 0-1 text opcode or a Python 2 str */
+    R_SLOW_BIG_INT,    /* a LONG4 of more than 256 bytes */
+    R_SLOW_MEMO_INDEX, /* arg: a LONG_BINPUT index far past the memo */
+    R_SLOW_PAIR,       /* arg: TUPLE2 or TUPLE of a global and a str (the getattr shape) */
+};
+
+/* Every opcode byte (pickletools.opcodes); any other byte is refused as no opcode. */
+static const char OPCODES[] =
+    "().012BCFGIJKLMNPQRSTUVX]abcdeghijlopqrstu}"
+    "\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f"
+    "\x90\x91\x92\x93\x94\x95\x96\x97\x98";
+
 typedef struct {
     Py_ssize_t end;
+    int refusal;           /* R_NONE, or why the stream is refused (then end is -1) */
+    Py_ssize_t refused_at; /* the offset of the opcode refused */
+    long long refusal_arg;
     Py_ssize_t opcodes;
     Py_ssize_t buffers;
     Py_ssize_t persistent; /* persistent ids (BINPERSID) seen */
@@ -954,20 +1031,23 @@ mark_mutated(const node_t *nodes, node_t *node, global_t *globals)
  * its items itself (Python knows the names: _nodes.HOLDS_ITS_ITEMS), the item may have gone
  * into what the value holds (UserList.append), and Python's pass then runs (Tally.alias). */
 HOT void
-mark_filled(const node_t *node, global_t *globals)
+mark_filled(const node_t *node, global_t *globals, Py_ssize_t at)
 {
     if (node->df & N_RESULT) {
         globals[node->a].mutated |= FILLED;
+        if (globals[node->a].first_filled_at < 0) {
+            globals[node->a].first_filled_at = at;
+        }
     }
 }
 
-/* walk() found the input ending before the stream did, every opcode so far on the accepting
- * path: the Python pass would say "truncated" too, so a reader with more to read needs no
- * Python pass to learn that. */
-#define RAN_OUT 2
+/* walk() found the first error the Python pass raises, every opcode before it on the accepting
+ * path (`out->refusal` says which): the same error is made without the Python pass, which would
+ * take seconds over a long stream that only goes wrong at its end. */
+#define REFUSED 2
 
-/* The walk. Returns 1 when the stream is accepted (`out` and `g` filled in), RAN_OUT when the
- * input ended first, 0 to bail. */
+/* The walk. Returns 1 when the stream is accepted (`out` and `g` filled in), REFUSED when it
+ * found the first error (`out` filled in as far as it got), 0 to bail. */
 static int
 walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *limits,
      globals_t *g, outcome_t *out)
@@ -1006,10 +1086,36 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
 /* The input or the current frame ends before the opcode does: "truncated" when that is the
  * input's end (as Python says), else the opcode crosses its frame's end, which Python refuses. */
-#define RUNOUT()                                                    \
-    do {                                                            \
-        accepted = lim == end && ops <= max_opcodes ? RAN_OUT : 0;  \
-        goto bail;                                                  \
+#define RUNOUT()                                     \
+    do {                                             \
+        if (lim == end) {                            \
+            REFUSE(R_TRUNCATED, 0);                  \
+        }                                            \
+        REFUSE(R_CROSSES_FRAME, lim - buf);          \
+    } while (0)
+/* Something only the Python pass handles: refused past max_slow_path_bytes, else bail. */
+#define SLOW(kind, arg)                              \
+    do {                                             \
+        if (p - first > limits->max_slow) {          \
+            REFUSE(kind, arg);                       \
+        }                                            \
+        goto bail;                                   \
+    } while (0)
+/* The first error the Python pass raises is here (see R_NONE...): refuse, unless more opcodes
+ * than max_opcodes came first (Python may have said so at one of its checks in batches). The
+ * counts so far go out too: a value nested too deep before this is refused first. */
+#define REFUSE(kind, arg)                                  \
+    do {                                                   \
+        if (ops <= max_opcodes) {                          \
+            out->refusal = (kind);                         \
+            out->refused_at = p - buf;                     \
+            out->refusal_arg = (long long)(arg);           \
+            out->end = -1;                                 \
+            out->protocol = protocol;                      \
+            out->counts = tally.counts;                    \
+            accepted = REFUSED;                            \
+        }                                                  \
+        goto bail;                                         \
     } while (0)
 /* The opcode has `k` bytes of argument, and they are in the input (and its frame). */
 #define NEED(k)                         \
@@ -1032,7 +1138,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     do {                                                                            \
         if (UNLIKELY(sp >= sp_limit)) {                                             \
             if (sp + nmarks >= max_stack) {                                         \
-                goto bail;                                                          \
+                REFUSE(R_STACK, 0);                                                 \
             }                                                                       \
             if (sp >= stack_cap &&                                                  \
                 (grow((void **)&stack, &stack_cap, sp + 1, max_stack,               \
@@ -1047,6 +1153,16 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 #define SET_LIMIT()                                                                 \
     do {                                                                            \
         sp_limit = max_stack - nmarks < stack_cap ? max_stack - nmarks : stack_cap; \
+    } while (0)
+/* The global number `i` is called by this opcode: note the first such opcode */
+#define FIRST_CALL(i)                                   \
+    do {                                                \
+        global_t *const called_ = &g->items[(i)];       \
+        called_->called = 1;                            \
+        if (called_->first_call_at < 0) {               \
+            called_->first_call_at = p - buf;           \
+            called_->first_call_op = op;                \
+        }                                               \
     } while (0)
 /* Push a plain value. */
 #define PUSH(v)              \
@@ -1091,8 +1207,9 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
  * as an opcode, needs its bytes and the next opcode's, and room on the stack. */
 #define RUN(step)                                                                  \
     do {                                                                           \
+        ROOM(); /* before its argument is read, as the Python pass pushes first */ \
         NEED((step) - 1);                                                          \
-        PUSH(SYM_DATA);                                                            \
+        stack[sp++] = SYM_DATA;                                                    \
         p += (step);                                                               \
         if (lim - p > (step) && *p == op) {                                        \
             const unsigned char *const last_ = lim - (step);                       \
@@ -1109,8 +1226,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 /* Close the innermost MARK, dropping the values above it (verify._pop_segment). */
 #define POP_MARK()                                       \
     do {                                                 \
-        if (nmarks == 0 || SEGMENT > max_items) {        \
-            goto bail;                                   \
+        if (nmarks == 0) {                               \
+            REFUSE(R_NO_MARK, op);                       \
+        }                                                \
+        if (SEGMENT > max_items) {                       \
+            REFUSE(R_BATCH, 0);                          \
         }                                                \
         DROP(SEGMENT);                                   \
         nmarks--;                                        \
@@ -1134,7 +1254,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     do {                                                                              \
         const sym_t target_ = (target);                                               \
         if (IS_GLOBAL(target_)) {                                                     \
-            goto bail;                                                                \
+            REFUSE(R_MODIFIES_GLOBAL, ((long long)op << 32) | SYM_INDEX(target_));     \
         }                                                                             \
         if (IS_NODE(target_)) {                                                       \
             node_t *const into_ = &tally.nodes[SYM_INDEX(target_)];                   \
@@ -1148,7 +1268,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                         goto bail;                                                    \
                     }                                                                 \
                 }                                                                     \
-                else if (mark_filled(into_, g->items),                                \
+                else if (mark_filled(into_, g->items, p - buf),                                \
                          op == 'e'                                                    \
                              ? tally_insert(&tally, SYM_INDEX(target_), &(batch)) < 0 \
                              : tally_insert_hash(&tally, SYM_INDEX(target_), &(batch),\
@@ -1167,7 +1287,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         const sym_t second_ = (batch).count > 1 ? stack[(batch).base + 1] : SYM_DATA; \
         if (IS_GLOBAL(first_)) {                                                   \
             if ((batch).count == 2 && IS_STR(second_)) {                           \
-                goto bail;                                                         \
+                SLOW(R_SLOW_PAIR, op);                                             \
             }                                                                      \
             k = tally_tuple(&tally, &(batch), 0, 1);                               \
             if (k < 0) {                                                           \
@@ -1193,8 +1313,14 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 #define PUT(idx)                                                                       \
     do {                                                                               \
         const uint64_t idx_ = (uint64_t)(idx);                                         \
+        if (UNLIKELY(idx_ >= (uint64_t)max_memo)) {                                    \
+            REFUSE(op == 0x94 ? R_MEMO_FULL : R_MEMO_INDEX, idx_);                     \
+        }                                                                              \
+        if (UNLIKELY(idx_ > 2 * (uint64_t)memo_entries + 4096)) {                      \
+            SLOW(R_SLOW_MEMO_INDEX, idx_); /* an array would need every slot below */  \
+        }                                                                              \
         if (UNLIKELY(SEGMENT <= 0)) {                                                  \
-            goto bail;                                                                 \
+            REFUSE(R_UNDERFLOW, op);                                                   \
         }                                                                              \
         if (LIKELY(idx_ == (uint64_t)memo_len && memo_len < memo_cap)) {               \
             /* the next index, room for it: entries <= slots <= memo_cap <= max_memo */    \
@@ -1203,10 +1329,6 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;                                                                     \
         }                                                                              \
         if (idx_ >= (uint64_t)memo_len) {                                              \
-            if (UNLIKELY(idx_ >= (uint64_t)max_memo ||                                 \
-                         idx_ > (uint64_t)(2 * memo_len + 4096))) {                    \
-                goto bail;                                                             \
-            }                                                                          \
             if (UNLIKELY((Py_ssize_t)idx_ >= memo_cap) &&                              \
                 grow((void **)&memo, &memo_cap, (Py_ssize_t)idx_ + 1, max_memo,        \
                      sizeof(sym_t)) < 0) {                                             \
@@ -1230,7 +1352,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
     do {                                                          \
         if (UNLIKELY((uint64_t)(idx) >= (uint64_t)memo_len ||     \
                      (value = memo[(idx)]) == SYM_HOLE)) {        \
-            goto bail;                                            \
+            REFUSE(R_NEVER_WRITTEN, (idx));                       \
         }                                                         \
         COUNT_PUSH(value);                                     \
         PUSH_ANY(value);                                       \
@@ -1272,8 +1394,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         if (UNLIKELY(p >= lim)) {
             if (lim == end) {
                 /* Python says "truncated" too, unless it counted too many opcodes first */
-                accepted = ops <= max_opcodes ? RAN_OUT : 0;
-                goto bail;
+                REFUSE(R_TRUNCATED, 0);
             }
             if (p != lim) { /* never: every opcode is read within its frame */
                 goto bail;
@@ -1325,6 +1446,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 0x8c: /* SHORT_BINUNICODE */
             NEED(1);
             size = p[1];
+            ROOM(); /* the Python pass pushes before it reads the payload */
             NEED_PAYLOAD(2, size);
             PUSH(SYM_STR(p - buf));
             p += 2 + size;
@@ -1332,6 +1454,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'X': /* BINUNICODE */
             NEED(4);
             size = read_u32(p + 1);
+            ROOM(); /* the Python pass pushes before it reads the payload */
             NEED_PAYLOAD(5, size);
             PUSH(SYM_STR(p - buf));
             p += 5 + size;
@@ -1348,6 +1471,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'C': /* SHORT_BINBYTES */
             NEED(1);
             size = p[1];
+            ROOM(); /* the Python pass pushes before it reads the payload */
             NEED_PAYLOAD(2, size);
             PUSH(SYM_DATA);
             p += 2 + size;
@@ -1355,6 +1479,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 0x8a: /* LONG1: of 8 bytes or more, an int whose hash the stream chooses */
             NEED(1);
             size = p[1];
+            ROOM(); /* the Python pass pushes before it reads the payload */
             NEED_PAYLOAD(2, size);
             if (size > 7) {
                 PUSH_SPECIAL(SYM_HASHY);
@@ -1368,10 +1493,13 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 0x8b: /* LONG4: a signed length; always a hash the stream chooses */
             NEED(4);
             size = read_u32(p + 1);
-            if (op == 0x8b && size > 256) {
-                /* an int hashing it walks (verify._big_int), or a length Python refuses */
-                goto bail;
+            if (op == 0x8b && size >= ((uint64_t)1 << 31)) {
+                REFUSE(R_NEGATIVE_SIZE, op);
             }
+            if (op == 0x8b && size > 256) { /* an int hashing it walks (verify._big_int) */
+                SLOW(R_SLOW_BIG_INT, 0);
+            }
+            ROOM(); /* the Python pass pushes before it reads the payload */
             NEED_PAYLOAD(5, size);
             if (op == 0x8b) {
                 PUSH_SPECIAL(SYM_HASHY);
@@ -1418,8 +1546,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
         /* marks and containers */
         case '(': /* MARK */
-            if (sp + nmarks >= max_stack || nmarks >= limits->max_nesting) {
-                goto bail;
+            if (nmarks >= limits->max_nesting) { /* verify._check_marks: nesting first */
+                REFUSE(R_NESTING, 0);
+            }
+            if (sp + nmarks >= max_stack) {
+                REFUSE(R_STACK, 0);
             }
             if (nmarks >= marks_cap &&
                 grow((void **)&marks, &marks_cap, nmarks + 1, max_stack, sizeof(Py_ssize_t)) <
@@ -1439,12 +1570,12 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             /* the items stay in stack[fence:fence + count] after the MARK is closed */
             BATCH(items, fence, SEGMENT);
 
-            if (op == 'u' && (SEGMENT & 1)) {
-                goto bail;
-            }
             POP_MARK();
+            if (op == 'u' && (items.count & 1)) {
+                REFUSE(R_ODD, op);
+            }
             if (SEGMENT <= 0) {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             CHANGE(stack[sp - 1], items);
             p += 1;
@@ -1453,18 +1584,18 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'a': /* APPEND */
             tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             if (SEGMENT < 2) {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             value = stack[sp - 2];
             if (IS_GLOBAL(value)) {
-                goto bail;
+                REFUSE(R_MODIFIES_GLOBAL, ((long long)op << 32) | SYM_INDEX(value));
             }
             if (IS_NODE(value) && !(tally.nodes[SYM_INDEX(value)].df & N_FROZEN)) {
                 node_t *const into = &tally.nodes[SYM_INDEX(value)];
 
                 mark_mutated(tally.nodes, into, g->items);
                 if (IS_NODE(stack[sp - 1])) {
-                    mark_filled(into, g->items);
+                    mark_filled(into, g->items, p - buf);
                 }
                 if (insert_one(&tally, into, stack[sp - 1]) < 0) {
                     goto bail;
@@ -1476,18 +1607,18 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 's': /* SETITEM */
             tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             if (SEGMENT < 3) {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             value = stack[sp - 3];
             if (IS_GLOBAL(value)) {
-                goto bail;
+                REFUSE(R_MODIFIES_GLOBAL, ((long long)op << 32) | SYM_INDEX(value));
             }
             if (IS_NODE(value) && !(tally.nodes[SYM_INDEX(value)].df & N_FROZEN)) {
                 node_t *const into = &tally.nodes[SYM_INDEX(value)];
 
                 mark_mutated(tally.nodes, into, g->items);
                 if (IS_NODE(stack[sp - 2]) || IS_NODE(stack[sp - 1])) {
-                    mark_filled(into, g->items);
+                    mark_filled(into, g->items, p - buf);
                 }
                 if (insert_pair(&tally, into, stack[sp - 2], stack[sp - 1]) < 0) {
                     goto bail;
@@ -1502,7 +1633,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             count = op - 0x84;
             if (SEGMENT < count) {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             if (spec_top <= sp - count && !IS_GLOBAL(stack[sp - count])) {
                 value = SYM_NODE(count); /* plain values: FLAT_TUPLES[count] */
@@ -1524,10 +1655,10 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             BATCH(items, fence, SEGMENT);
 
-            if (nmarks == 0 || (op == 'd' && (SEGMENT & 1))) {
-                goto bail;
-            }
             POP_MARK(); /* the items stay in stack[fence:fence + count] */
+            if (op == 'd' && (items.count & 1)) {
+                REFUSE(R_ODD, op);
+            }
             if (op == 't') {
                 MAKE_TUPLE(items);
             }
@@ -1564,7 +1695,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 DROP(1);
             }
             else {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             p += 1;
             break;
@@ -1574,7 +1705,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;
         case '2': /* DUP */
             if (SEGMENT <= 0) {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             value = stack[sp - 1];
             COUNT_PUSH(value);
@@ -1585,15 +1716,23 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         /* calls and state */
         case 'R':  /* REDUCE */
         case 0x81: /* NEWOBJ */
-            if (SEGMENT < 2 || !IS_GLOBAL(stack[sp - 2])) {
-                goto bail;
+            if (SEGMENT < 2) {
+                REFUSE(R_UNDERFLOW, op);
+            }
+            if (!IS_GLOBAL(stack[sp - 2])) {
+                REFUSE(R_CALLS_NON_GLOBAL, op);
             }
             index = SYM_INDEX(stack[sp - 2]);
-            g->items[index].called = 1;
+            FIRST_CALL(index);
             value = stack[sp - 1];
             if (op == 'R' && IS_NODE(value) && (tally.nodes[SYM_INDEX(value)].df & N_CLASS)) {
                 /* copyreg's constructors given builtins.range return a range */
-                g->items[tally.nodes[SYM_INDEX(value)].a].called = 1;
+                global_t *const parent = &g->items[tally.nodes[SYM_INDEX(value)].a];
+
+                parent->called = 1;
+                if (parent->first_parent_at < 0) {
+                    parent->first_parent_at = p - buf;
+                }
             }
             k = tally_call(&tally, (int32_t)index, g->items[index].result_flags,
                            g->items[index].iterates, value);
@@ -1607,11 +1746,14 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;
         case 0x92: /* NEWOBJ_EX cls args kwargs */
             tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
-            if (SEGMENT < 3 || !IS_GLOBAL(stack[sp - 3])) {
-                goto bail;
+            if (SEGMENT < 3) {
+                REFUSE(R_UNDERFLOW, op);
+            }
+            if (!IS_GLOBAL(stack[sp - 3])) {
+                REFUSE(R_CALLS_NON_GLOBAL, op);
             }
             index = SYM_INDEX(stack[sp - 3]);
-            g->items[index].called = 1;
+            FIRST_CALL(index);
             {
                 BATCH(items, sp - 2, 2);
 
@@ -1631,15 +1773,15 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             BATCH(items, fence + 1, SEGMENT - 1); /* after the class */
 
-            if (nmarks == 0) {
-                goto bail;
-            }
             POP_MARK(); /* the items stay in stack[fence:fence + count] */
-            if (items.count < 0 || !IS_GLOBAL(stack[items.base - 1])) {
-                goto bail;
+            if (items.count < 0) {
+                REFUSE(R_UNDERFLOW, op);
+            }
+            if (!IS_GLOBAL(stack[items.base - 1])) {
+                REFUSE(R_CALLS_NON_GLOBAL, op);
             }
             index = SYM_INDEX(stack[items.base - 1]);
-            g->items[index].called = 1;
+            FIRST_CALL(index);
             k = tally_call_with_items(&tally, (int32_t)index, g->items[index].result_flags,
                                       &items);
             if (k < 0) {
@@ -1652,11 +1794,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         case 'b': /* BUILD: the state goes into the instance, its items are copied */
             tally.op_at = p; /* where a value nested too deep is refused (too_deep) */
             if (SEGMENT < 2) {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             value = stack[sp - 2];
             if (IS_GLOBAL(value)) {
-                goto bail;
+                REFUSE(R_MODIFIES_GLOBAL, ((long long)op << 32) | SYM_INDEX(value));
             }
             if (IS_NODE(value)) { /* Tally.build (a frozen target gets nothing more) */
                 const sym_t state = stack[sp - 1];
@@ -1688,28 +1830,39 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             module = p + 1;
             nl = module < lim ? memchr(module, '\n', (size_t)(lim - module)) : NULL;
             if (nl == NULL) {
-                goto bail;
+                RUNOUT();
             }
             name = nl + 1;
             nl = name < lim ? memchr(name, '\n', (size_t)(lim - name)) : NULL;
             if (nl == NULL) {
-                goto bail;
+                RUNOUT();
             }
-            ROOM();
             module_str = PyUnicode_DecodeUTF8((const char *)module, name - 1 - module, NULL);
             if (module_str == NULL) {
+                if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                    PyErr_Clear();
+                    REFUSE(R_NAME_NOT_UTF8, 0);
+                }
                 goto bail;
             }
             name_str = PyUnicode_DecodeUTF8((const char *)name, nl - name, NULL);
             if (name_str == NULL) {
                 Py_DECREF(module_str);
+                if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                    PyErr_Clear();
+                    REFUSE(R_NAME_NOT_UTF8, 0);
+                }
                 goto bail;
             }
             found = make_global(g, module_str, name_str, p - buf, "GLOBAL",
                                 limits->max_globals, limits->max_name, limits->name_budget);
+            if (found < -1) {
+                REFUSE(MG_REFUSAL(found), g->name_chars);
+            }
             if (found < 0) {
                 goto bail;
             }
+            ROOM(); /* after the name: the Python pass pushes the global it made */
             stack[sp++] = SYM_GLOBAL(found);
             p = nl + 1;
             break;
@@ -1718,20 +1871,35 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             PyObject *module_str, *name_str;
             Py_ssize_t found;
 
-            if (SEGMENT < 2 || !IS_STR(stack[sp - 2]) || !IS_STR(stack[sp - 1])) {
-                goto bail;
+            if (SEGMENT < 2) {
+                REFUSE(R_UNDERFLOW, op);
             }
+            if (!IS_STR(stack[sp - 2]) || !IS_STR(stack[sp - 1])) {
+                REFUSE(R_STACK_GLOBAL_OPERANDS, 0);
+            }
+            /* a str that is too long, or not UTF-8: Python's _decode_str says which */
             module_str = decode_str_at(buf, SYM_INDEX(stack[sp - 2]), limits->max_name);
             if (module_str == NULL) {
+                if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                    PyErr_Clear();
+                    REFUSE(R_NAME_DECODE, SYM_INDEX(stack[sp - 2]));
+                }
                 goto bail;
             }
             name_str = decode_str_at(buf, SYM_INDEX(stack[sp - 1]), limits->max_name);
             if (name_str == NULL) {
                 Py_DECREF(module_str);
+                if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                    PyErr_Clear();
+                    REFUSE(R_NAME_DECODE, SYM_INDEX(stack[sp - 1]));
+                }
                 goto bail;
             }
             found = make_global(g, module_str, name_str, p - buf, "STACK_GLOBAL",
                                 limits->max_globals, limits->max_name, limits->name_budget);
+            if (found < -1) {
+                REFUSE(MG_REFUSAL(found), g->name_chars);
+            }
             if (found < 0) {
                 goto bail;
             }
@@ -1744,11 +1912,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         /* framing, protocol, buffers, the end */
         case 0x80: /* PROTO */
             if (p != first) { /* checked before its argument is read, as in Python */
-                goto bail;
+                REFUSE(R_PROTO_NOT_FIRST, 0);
             }
             NEED(1);
             if (p[1] > HIGHEST_PROTOCOL) {
-                goto bail;
+                REFUSE(R_PROTO_UNSUPPORTED, p[1]);
             }
             protocol = p[1];
             p += 2;
@@ -1758,7 +1926,7 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
 
             /* only where the current frame ends, or filling its last 9 bytes */
             if (pos < frame_end && pos + 9 != frame_end) {
-                goto bail;
+                REFUSE(R_FRAME_MISPLACED, 0);
             }
             NEED(8);
             size = read_u64(p + 1);
@@ -1778,20 +1946,26 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             break;
         case 0x98: /* READONLY_BUFFER */
             if (SEGMENT <= 0) {
-                goto bail;
+                REFUSE(R_UNDERFLOW, op);
             }
             p += 1;
             break;
         case 0x51: /* BINPERSID: the id on top becomes what the plugin returns, plain data */
-            if (!limits->persistent_ok || SEGMENT <= 0) {
-                goto bail;
+            if (!limits->persistent_ok) {
+                REFUSE(R_NO_PERSISTENT_LOAD, op);
+            }
+            if (SEGMENT <= 0) {
+                REFUSE(R_UNDERFLOW, op);
             }
             stack[sp - 1] = SYM_DATA;
             persistent++;
             p += 1;
             break;
         case '.': /* STOP; the rest of its frame is read too */
-            if (SEGMENT <= 0 || ops > max_opcodes) {
+            if (SEGMENT <= 0) {
+                REFUSE(R_UNDERFLOW, op);
+            }
+            if (ops > max_opcodes) {
                 goto bail;
             }
             out->end = (p - buf) + 1 > frame_end ? (p - buf) + 1 : frame_end;
@@ -1811,13 +1985,31 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             goto bail;
 
         default: /* protocol 0 text, Python 2 str, EXT, persistent ids, INST, ... */
-            goto bail;
+            if (op >= 0x82 && op <= 0x84) {
+                REFUSE(R_EXT, op);
+            }
+            if (op == 0 || strchr(OPCODES, op) == NULL) {
+                REFUSE(R_INVALID, op);
+            }
+            SLOW(R_SLOW_OPCODE, op);
         }
     }
 
 bail:
-    if (PyErr_Occurred()) { /* a name that does not decode, or no memory: Python decides */
+    if (PyErr_Occurred()) { /* no memory: Python decides */
         PyErr_Clear();
+    }
+    else if (accepted == 0 && tally.counts.hash_work > tally.max_hash_work &&
+             ops <= max_opcodes) {
+        /* a tally function stopped on hashing past max_hash_work (Tally.hash_keys), which
+         * is the first error: the walk stops at every other one */
+        out->refusal = R_HASH_WORK;
+        out->refused_at = p - buf;
+        out->refusal_arg = 0;
+        out->end = -1;
+        out->protocol = protocol;
+        out->counts = tally.counts;
+        accepted = REFUSED;
     }
     PyMem_Free(stack);
     PyMem_Free(links);
@@ -1851,7 +2043,7 @@ bail:
 static PyObject *
 build_result(const outcome_t *out, const globals_t *g)
 {
-    PyObject *uses, *use, *counts, *result;
+    PyObject *uses, *use, *counts, *refusal, *result;
     const counts_t *c = &out->counts;
     Py_ssize_t i;
 
@@ -1862,8 +2054,10 @@ build_result(const outcome_t *out, const globals_t *g)
     for (i = 0; i < g->len; i++) {
         const global_t *item = &g->items[i];
 
-        use = Py_BuildValue("(OOnsnOi)", item->module, item->name, item->offset, item->opcode,
-                            item->pushes, item->called ? Py_True : Py_False, item->mutated);
+        use = Py_BuildValue("(OOnsnOinini)", item->module, item->name, item->offset,
+                            item->opcode, item->pushes, item->called ? Py_True : Py_False,
+                            item->mutated, item->first_call_at, item->first_call_op,
+                            item->first_parent_at, item->first_filled_at);
         if (use == NULL) {
             Py_DECREF(uses);
             return NULL;
@@ -1878,15 +2072,27 @@ build_result(const outcome_t *out, const globals_t *g)
         Py_DECREF(uses);
         return NULL;
     }
-    result = Py_BuildValue("(niOnnOnO)", out->end, out->protocol,
+    if (out->refusal != R_NONE) {
+        refusal = Py_BuildValue("(inL)", out->refusal, out->refused_at, out->refusal_arg);
+    }
+    else {
+        refusal = Py_NewRef(Py_None);
+    }
+    if (refusal == NULL) {
+        Py_DECREF(uses);
+        Py_DECREF(counts);
+        return NULL;
+    }
+    result = Py_BuildValue("(niOnnOnOO)", out->end, out->protocol,
                            out->framed ? Py_True : Py_False, out->opcodes, out->buffers, uses,
-                           out->persistent, counts);
+                           out->persistent, counts, refusal);
+    Py_DECREF(refusal);
     Py_DECREF(uses);
     Py_DECREF(counts);
     return result;
 }
 
-#define NUMBERS 12 /* start, n and the ten limits */
+#define NUMBERS 13 /* start, n and the eleven limits */
 
 PyDoc_STRVAR(fast_verify_doc,
 "fast_verify(data, start, n, max_opcodes, max_stack_depth, max_nesting, max_memo_entries,\n"
@@ -1896,10 +2102,11 @@ PyDoc_STRVAR(fast_verify_doc,
 "\n"
 "Walk the pickle at data[start:n] on the accepting path of safepickle.verify.\n"
 "\n"
-"Returns None when the stream needs the Python verifier (errors, limits, rare opcodes), else\n"
-"(end, protocol, framed, opcodes, out_of_band_buffers, globals,\n"
-"persistent_ids, counts); end is -1 when the input ended before the stream did, every opcode\n"
-"so far accepted. globals are (module, name, offset, opcode, pushes, called, mutated) in\n"
+"Returns None when the stream needs the Python verifier (rare opcodes and shapes, errors whose\n"
+"message needs it), else (end, protocol, framed, opcodes, out_of_band_buffers, globals,\n"
+"persistent_ids, counts, refusal); refusal is None when the stream is accepted, else\n"
+"(kind, offset, arg): the first error the Python pass raises (see R_NONE in the source), and\n"
+"end is -1, the globals and counts those seen so far. globals are (module, name, offset, opcode, pushes, called, mutated) in\n"
 "order of first appearance; counts are (hash_work, unknown_keys, calls, empty_sets,\n"
 "build_items, memo_entries, memo_slots, graph_depth, too_deep, too_deep_at), as\n"
 "safepickle._nodes.Tally and the memo count them (graph_depth: after a late insertion, else 0;\n"
@@ -1969,6 +2176,7 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     limits.name_budget = numbers[9];
     limits.max_depth = numbers[10];
     limits.max_hash_work = numbers[11];
+    limits.max_slow = numbers[12];
     limits.persistent_ok = PyObject_IsTrue(args[NUMBERS + 1]);
     if (limits.persistent_ok < 0) {
         return NULL;
@@ -1980,12 +2188,7 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     n = numbers[1] < view.len ? numbers[1] : view.len;
     accepted = walk((const unsigned char *)view.buf, numbers[0], n, &limits, &g, &out);
     PyBuffer_Release(&view);
-    if (accepted == RAN_OUT) { /* end -1: the globals so far, for the checks Python makes */
-        memset(&out, 0, sizeof(out));
-        out.end = -1;
-        accepted = 1;
-    }
-    if (accepted != 1) {
+    if (accepted != 1 && accepted != REFUSED) {
         globals_clear(&g);
         Py_RETURN_NONE;
     }

@@ -43,7 +43,13 @@ from ._nodes import (
 )
 from ._nodes import Node as _Node
 from .decision import GlobalRef
-from .errors import LimitExceeded, MalformedPickle, TruncatedPickle, UnsafeOpcode
+from .errors import (
+    LimitExceeded,
+    MalformedPickle,
+    SafePickleError,
+    TruncatedPickle,
+    UnsafeOpcode,
+)
 from .limits import Limits
 from .names import canonical_ref
 
@@ -123,6 +129,10 @@ class _Global:
 _RANGE = object()
 _RANGE_ARGS = object()
 _RANGE_REF = GlobalRef("builtins", "range")
+#: opcodes only the Python pass handles (the compiled pass leaves them to it): protocol 0-1
+#: text and Python 2 strings (BINSTRING and SHORT_BINSTRING are noted in the loop); the
+#: stream may then be at most Limits.max_slow_path_bytes long
+_SLOW_OPCODES = frozenset(b"ILSVFgpiP")
 #: callables that iterate their argument while constructing
 _MATERIALIZERS = frozenset(
     f"builtins.{name}"
@@ -356,6 +366,8 @@ class _State:
         self.persistent_ids = 0
         self.buffers = 0
         self.tally = Tally(limits.max_depth, limits.max_hash_work)
+        self.tally.max_slow_path_bytes = limits.max_slow_path_bytes
+        self.tally.slow_end = start + limits.max_slow_path_bytes
         #: memo entries written, and slots CPython allocates for them (the largest index + 1)
         self.memo_size = (0, 0)
 
@@ -365,8 +377,11 @@ class _State:
         if found is None:
             self._check_new_global(offset, len(module) + len(name))
             if len(module) > MAX_NAME_BYTES or len(name) > MAX_NAME_BYTES:
-                raise _malformed(f"a global's name is longer than {MAX_NAME_BYTES}", offset)
+                raise _name_too_long(offset)
             ref = canonical_ref(module, name, self.protocol, self.fix_imports)
+            if ref.dotted in LEVELS_PER_NESTING and f"{module}.{name}" != ref.dotted:
+                # the compiled pass weighs a defaultdict's levels by the name as written
+                self.tally.slow_path(f"{ref.dotted} spelled {module}.{name}", offset)
             found = self.globals[key] = _Global(key, ref, offset, opcode)
         found.pushes += 1
         return found
@@ -374,17 +389,12 @@ class _State:
     def _check_new_global(self, offset: int, name_bytes: int) -> None:
         maximum = self.limits.max_globals
         if len(self.globals) >= maximum:
-            raise _limit("max_globals", maximum, "the number of distinct globals", offset)
+            raise _max_globals(maximum, offset)
         # Many distinct long names (every pair of a few hundred long strings) would make
         # megabytes of refs and decisions out of kilobytes of pickle: bound their total size.
         self.name_bytes += name_bytes
         if self.name_bytes > self.limits.max_global_name_bytes:
-            raise _limit(
-                "max_global_name_bytes",
-                self.limits.max_global_name_bytes,
-                f"the globals' names ({self.name_bytes:,} bytes)",
-                offset,
-            )
+            raise _name_budget(self.limits.max_global_name_bytes, self.name_bytes, offset)
 
     def attr_global(self, parent: _Global, attr: str, offset: int) -> _Global:
         key = (parent.key, attr)
@@ -460,7 +470,7 @@ def _decode_str(d: bytes, pos: int, names: dict[int, str]) -> str:
     try:
         text = raw.decode("raw-unicode-escape" if op == 0x56 else "utf-8", "surrogatepass")
     except UnicodeDecodeError:
-        raise _malformed("a global's name is not valid UTF-8", pos) from None
+        raise _malformed(_NOT_UTF8, pos) from None
     names[pos] = text
     return text
 
@@ -483,8 +493,9 @@ def verify(
     and calls or state changes aimed where they must not be. Executes and imports nothing.
 
     ``partial`` says that ``data`` may be only the beginning of the input (a file read in
-    chunks): a stream that runs past its end is then reported as truncated as soon as the
-    compiled pass sees that, without the Python pass.
+    chunks). It changes nothing any more: a stream that runs past its end is reported as
+    truncated as soon as the compiled pass sees that, partial or not (as every error the
+    compiled pass finds itself: see ``_refusal``).
     """
     n = len(data)
     if n - start > limits.max_input_bytes:
@@ -496,9 +507,7 @@ def verify(
     fast = _fast_path(data, start, n, state)  # the compiled pass: None when it bails
     try:
         if fast is False:  # the input ended first, every opcode so far on the accepting path
-            if partial and too_long_at is None:
-                raise _truncated(n)
-            fast = None  # the end of the input: the Python pass says exactly what is missing
+            raise _truncated(n)
         end, opcodes = _run(data, start, n, state) if fast is None else fast
     except TruncatedPickle as exc:
         if too_long_at is not None:
@@ -607,8 +616,10 @@ def _run(d: bytes, pos: int, n: int, st: _State) -> tuple[int, int]:
     ``pickle.loads`` ignores frames: such an opcode would parse differently in the two).
     """
     # Indexing a memoryview is markedly faster than indexing bytes; every view is released on
-    # the way out so that the caller may grow a bytearray it is verifying in chunks.
-    with memoryview(d) as whole:
+    # the way out so that the caller may grow a bytearray it is verifying in chunks. The view
+    # ends at n, which is before the end of d when the stream must end within max_input_bytes:
+    # nothing past it is read, as the compiled pass reads nothing past it.
+    with memoryview(d) as full, full[:n] as whole:
         frame = _FrameViews(whole)
         try:
             return _loop(d, frame, pos, n, st)
@@ -676,7 +687,10 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                 op = m[pos]
                 ops += 1
                 if op == 0x94:  # MEMOIZE: the most frequent opcode of protocols 4 and 5
-                    memo[len(memo)] = stack[-1]
+                    index = len(memo)
+                    if index >= max_memo:  # refused where it happens, as the compiled pass does
+                        raise _memo_full(max_memo, pos)
+                    memo[index] = stack[-1]
                     pos += 1
                 else:
                     kind = kinds[op]
@@ -693,22 +707,33 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                 run_end = runs[op].match(d, pos, seg_end).end()  # type: ignore[union-attr]
                                 count = (run_end - pos) // step
                                 stack.extend(repeat(DATA, count))
+                                if len(stack) + below > max_depth:  # the push past it, in the run
+                                    past = len(stack) + below - max_depth
+                                    raise _stack_full(max_depth, pos + (count - past) * step)
                                 ops += count - 1
                                 pos = run_end
                             else:  # consume consecutive pushes without the dispatch above
                                 while True:
-                                    pos += step
                                     push(DATA)
+                                    if len(stack) + below > max_depth:
+                                        raise _stack_full(max_depth, pos)
+                                    pos += step
                                     op = m[pos]
                                     if kinds[op] != _PUSH:
                                         break
                                     step = steps[op]
                                     ops += 1
                         elif kind == _SHORT_UNICODE:
-                            push(pos)
-                            pos += 2 + m[pos + 1]
+                            at = pos
+                            push(at)
+                            pos += 2 + m[at + 1]
+                            if len(stack) + below > max_depth:
+                                raise _stack_full(max_depth, at)
                             if m[pos] == 0x94:  # nearly always memoized: take the MEMOIZE here
-                                memo[len(memo)] = stack[-1]
+                                index = len(memo)
+                                if index >= max_memo:
+                                    raise _memo_full(max_memo, pos)
+                                memo[index] = stack[-1]
                                 pos += 1
                                 ops += 1
                         elif kind == _BINPUT:
@@ -724,6 +749,8 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             except KeyError:
                                 raise _never_written(index, pos) from None
                             push(value)
+                            if len(stack) + below > max_depth:
+                                raise _stack_full(max_depth, pos)
                             if value is not DATA and value.__class__ is not int:
                                 _count_push(value)
                             pos += 2
@@ -732,27 +759,35 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                     elif kind <= _SHORT_DATA:
                         if kind == _EMPTY:  # EMPTY_LIST, EMPTY_DICT, EMPTY_SET
                             push(Node())
+                            if len(stack) + below > max_depth:
+                                raise _stack_full(max_depth, pos)
                             if op == 0x8F:
                                 tally.empty_sets += 1
                             pos += 1
                         elif kind == _LONG_BINPUT:
-                            index = u32(d, pos + 1)[0]
+                            index = u32(m, pos + 1)[0]
                             if index >= max_memo:
                                 raise _memo_index_limit(index, max_memo, pos)
+                            if index > 2 * len(memo) + 4096:  # the compiled memo is an array
+                                tally.slow_path(_far_memo_index(index), pos)
                             memo[index] = stack[-1]
                             pos += 5
                         elif kind == _LONG_BINGET:
-                            index = u32(d, pos + 1)[0]
+                            index = u32(m, pos + 1)[0]
                             try:
                                 value = memo[index]
                             except KeyError:
                                 raise _never_written(index, pos) from None
                             push(value)
+                            if len(stack) + below > max_depth:
+                                raise _stack_full(max_depth, pos)
                             if value is not DATA and value.__class__ is not int:
                                 _count_push(value)
                             pos += 5
                         elif kind == _DATA4:
-                            size = u32(d, pos + 1)[0]
+                            if op == 0x54:  # BINSTRING: a Python 2 str, first of all
+                                tally.slow_path("the opcode BINSTRING", pos)
+                            size = u32(m, pos + 1)[0]
                             if op == 0x58:  # BINUNICODE
                                 push(pos)
                             else:
@@ -763,44 +798,43 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                 elif size <= _SMALL_INT_BYTES:
                                     push(HASHY)
                                 else:  # hashing it walks it, every time (ints cache no hash)
+                                    tally.slow_path(_BIG_INT, pos)
                                     push(_big_int(size))
+                            if len(stack) + below > max_depth:
+                                raise _stack_full(max_depth, pos)
                             pos += 5 + size
                             op = m[pos]
-                            if op == 0x71 and m[pos + 1] == len(memo):  # BINPUT of a new entry
+                            # a BINPUT or LONG_BINPUT of a new entry, within max_memo (the
+                            # opcode's own branch refuses an index past it)
+                            if op == 0x71 and m[pos + 1] == len(memo) < max_memo:
                                 memo[len(memo)] = stack[-1]
                                 pos += 2
                                 ops += 1
-                            elif (
-                                op == 0x72
-                                and len(memo)
-                                == (  # LONG_BINPUT of a new entry
-                                    u32(d, pos + 1)[0]
-                                )
-                            ):
+                            elif op == 0x72 and u32(m, pos + 1)[0] == len(memo) < max_memo:
                                 memo[len(memo)] = stack[-1]
                                 pos += 5
                                 ops += 1
                         else:  # _SHORT_DATA
+                            if op == 0x55:  # SHORT_BINSTRING: a Python 2 str, first of all
+                                tally.slow_path("the opcode SHORT_BINSTRING", pos)
                             size = m[pos + 1]
                             if op == 0x55:  # SHORT_BINSTRING: decoded with the caller's encoding
                                 _check_binstring(d, pos + 2, size, st, pos)
-                            pos += 2 + size
                             # LONG1 of 8 bytes or more: an int whose hash the stream chooses
                             push(HASHY if op == 0x8A and size > 7 else DATA)
+                            if len(stack) + below > max_depth:
+                                raise _stack_full(max_depth, pos)
+                            pos += 2 + size
                     elif kind <= _SETITEM:
-                        # The stack only shrinks in groups 3 and 4 and at STOP, so checking its
-                        # depth here, before each such opcode, sees every peak exactly.
-                        if len(stack) + below > max_depth:
-                            raise _limit("max_stack_depth", max_depth, "the stack", pos)
                         if kind == _APPENDS:  # APPENDS, SETITEMS, ADDITEMS: items above a MARK
                             if not metastack:
                                 raise _no_mark(op, pos)
                             items = stack
                             count = len(items)
                             if count > max_items:
-                                raise _limit("max_container_items", max_items, "the batch", pos)
+                                raise _batch_limit(max_items, pos)
                             if count & 1 and op == 0x75:
-                                raise _malformed("odd number of items for SETITEMS", pos)
+                                raise _odd_items(op, pos)
                             stack = metastack.pop()
                             push = stack.append
                             below -= len(stack) + 1
@@ -845,8 +879,6 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                     raise _modifies_global(op, target, pos)
                             pos += 1
                     elif kind <= _BUILD:
-                        if len(stack) + below > max_depth:
-                            raise _limit("max_stack_depth", max_depth, "the stack", pos)
                         if kind == _TUPLE_N:
                             count = op - 0x84
                             if len(stack) < count:
@@ -867,6 +899,12 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             func = stack[-1]
                             if func.__class__ is not _Global:
                                 raise _calls_non_global(op, pos)
+                            if func.is_range or (
+                                args.__class__ is Node
+                                and args.parent is not None
+                                and (args.parent.is_range or args.parent.is_getattr)
+                            ):
+                                _slow_call(func, args, tally, pos)
                             if args.__class__ is Node and args.parent is not None:
                                 stack[-1] = _call_with_class(func, args, st, pos)
                             elif func.is_getattr:
@@ -881,6 +919,8 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             cls = stack[-1]
                             if cls.__class__ is not _Global or cls.is_getattr:
                                 raise _calls_non_global(op, pos)
+                            if cls.is_range:
+                                tally.slow_path("a call of builtins.range", pos)
                             if args is _RANGE_ARGS or (
                                 args.__class__ is Node
                                 and args.parent is not None
@@ -900,8 +940,6 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                 raise _modifies_global(op, target, pos)
                             pos += 1
                     elif kind == _OTHER:
-                        if len(stack) + below > max_depth:
-                            raise _limit("max_stack_depth", max_depth, "the stack", pos)
                         if op == 0x2E:  # STOP
                             stack[-1]  # an empty stack is an underflow (IndexError)
                             break
@@ -910,15 +948,18 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             m = frame.enter(st.frame_end)
                             seg_end = st.frame_end
                         else:
+                            at = pos
                             pos, stack, below = _rare(
                                 d, pos, seg_end, op, st, stack, metastack, below, memo
                             )
                             push = stack.append
+                            if len(stack) + below > max_depth:  # it pushed one past the limit
+                                raise _stack_full(max_depth, at)
                     else:
                         raise _invalid(op, pos, st.start)
                 if ops >= next_check:  # runs add many opcodes at once: compare, do not mask
                     next_check = ops + 0x4000
-                    _periodic(st, pos, n, ops, below + len(stack), len(memo))
+                    _periodic(st, pos, n, ops, len(memo))
             break  # STOP
         except (IndexError, struct.error, TruncatedPickle) as exc:
             if seg_end < min(n, len(d)):  # in a frame
@@ -932,7 +973,7 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                     or (op in _ARGLEN and pos + _ARGLEN[op] >= seg_end)
                     or isinstance(exc, TruncatedPickle)
                 ):
-                    raise _crosses_frame(op, pos, seg_end) from None
+                    raise _crosses_frame(op, seg_end) from None
                 raise _underflow(op, pos) from None
             if isinstance(exc, TruncatedPickle):
                 raise
@@ -941,7 +982,7 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
             if op not in _ARGLEN or kinds[op] == _PUSH or pos + _ARGLEN[op] >= min(n, len(d)):
                 raise _truncated(n) from None
             raise _underflow(op, pos) from None
-    _periodic(st, pos, n, ops, below + len(stack), len(memo))
+    _periodic(st, pos, n, ops, len(memo))
     st.memo_size = (len(memo), max(len(memo), max(memo, default=-1) + 1))
     return max(pos + 1, st.frame_end), ops
 
@@ -953,7 +994,7 @@ def _frame(d: bytes, pos: int, n: int, st: _State) -> int:
     refuses "a new frame before end of current frame"), and must fit in the input.
     """
     if pos < st.frame_end and pos + 9 != st.frame_end:
-        raise _malformed("FRAME before the end of the current frame", pos)
+        raise _frame_misplaced(pos)
     size = int.from_bytes(d[pos + 1 : pos + 9], "little")
     if pos + 9 > n or size > n - pos - 9:
         raise _truncated(n)
@@ -962,32 +1003,49 @@ def _frame(d: bytes, pos: int, n: int, st: _State) -> int:
     return pos + 9
 
 
-def _crosses_frame(op: int, pos: int, frame_end: int) -> MalformedPickle:
+def _crosses_frame(op: int, frame_end: int) -> MalformedPickle:
+    """An opcode runs past the frame that ends at ``frame_end`` (reported there: where the
+    opcode's reading stopped depends on the opcode, where the frame ends does not)."""
     return _malformed(
-        f"{opcode_name(op)} runs past the end of its frame at offset {frame_end} (pickle.load "
-        "on a file and pickle.loads would read it differently)",
-        pos,
+        f"{opcode_name(op)} runs past the end of its frame (pickle.load on a file and "
+        "pickle.loads would read it differently)",
+        frame_end,
     )
 
 
-def _periodic(st: _State, pos: int, n: int, ops: int, depth: int, memo_size: int) -> None:
+def _frame_misplaced(pos: int) -> MalformedPickle:
+    return _malformed("FRAME before the end of the current frame", pos)
+
+
+def _periodic(st: _State, pos: int, n: int, ops: int, memo_size: int) -> None:
     """Limits checked every few thousand opcodes and at STOP: each can grow by at most one an
-    opcode, so checking in batches bounds them just as well and keeps the hot loop lean."""
+    opcode, so checking in batches bounds them just as well and keeps the hot loop lean.
+
+    (The stack's depth is checked at every push instead, so that it is refused at the opcode
+    that pushes one value too many, wherever that is: the compiled pass refuses it there too.)"""
     limits = st.limits
     if pos >= n:
         raise _truncated(n)
     if ops > limits.max_opcodes:
         raise _limit("max_opcodes", limits.max_opcodes, "the opcode count", pos)
-    if depth > limits.max_stack_depth:
-        raise _limit("max_stack_depth", limits.max_stack_depth, "the stack", pos)
+    st.tally.check_slow(pos)
     if memo_size > limits.max_memo_entries:
         raise _limit("max_memo_entries", limits.max_memo_entries, "the memo", pos)
 
 
+def _stack_full(maximum: int, pos: int) -> LimitExceeded:
+    """The opcode at ``pos`` pushed a value (or a MARK) past ``max_stack_depth``."""
+    return _limit("max_stack_depth", maximum, "the stack", pos)
+
+
 def _check_marks(limits: Limits, depth: int, marks: int, pos: int) -> None:
     if marks > limits.max_nesting:
-        raise _limit("max_nesting", limits.max_nesting, "the MARK nesting", pos)
-    raise _limit("max_stack_depth", limits.max_stack_depth, "the stack", pos)
+        raise _nesting_limit(limits.max_nesting, pos)
+    raise _stack_full(limits.max_stack_depth, pos)
+
+
+def _nesting_limit(maximum: int, pos: int) -> LimitExceeded:
+    return _limit("max_nesting", maximum, "the MARK nesting", pos)
 
 
 def _invalid(op: int, pos: int, start: int) -> MalformedPickle:
@@ -996,6 +1054,84 @@ def _invalid(op: int, pos: int, start: int) -> MalformedPickle:
             f"not a pickle: the first byte is {bytes([op])!r}, which is no opcode", pos
         )
     return _malformed(f"invalid opcode byte 0x{op:02x}", pos)
+
+
+_NOT_UTF8 = "a global's name is not valid UTF-8"
+#: what the compiled pass leaves to the Python pass (Tally.slow_path)
+_BIG_INT = "an int of more than 256 bytes"
+
+
+def _far_memo_index(index: int) -> str:
+    return f"the memo index {index:,} far past the memo"
+
+
+def _pair(op: int) -> str:
+    return f"a pair of a global and a str ({opcode_name(op)})"
+
+
+def _name_too_long(pos: int) -> MalformedPickle:
+    return _malformed(f"a global's name is longer than {MAX_NAME_BYTES}", pos)
+
+
+def _max_globals(maximum: int, pos: int) -> LimitExceeded:
+    return _limit("max_globals", maximum, "the number of distinct globals", pos)
+
+
+def _name_budget(maximum: int, name_bytes: int, pos: int) -> LimitExceeded:
+    return _limit(
+        "max_global_name_bytes", maximum, f"the globals' names ({name_bytes:,} bytes)", pos
+    )
+
+
+def _ext(op: int, pos: int) -> UnsafeOpcode:
+    return _unsafe(
+        op,
+        f"{opcode_name(op)} loads a global from copyreg's extension registry, which safepickle "
+        "never consults",
+        pos,
+    )
+
+
+def _negative_size(op: int, pos: int) -> MalformedPickle:
+    return _malformed(f"{opcode_name(op)} has a negative length", pos)
+
+
+def _stack_global_operands(pos: int) -> UnsafeOpcode:
+    return _unsafe(
+        0x93,
+        "STACK_GLOBAL operands are not str constants, so the global cannot be decided before "
+        "it runs",
+        pos,
+    )
+
+
+def _memo_full(maximum: int, pos: int) -> LimitExceeded:
+    return _limit("max_memo_entries", maximum, "the memo", pos)
+
+
+def _batch_limit(maximum: int, pos: int) -> LimitExceeded:
+    return _limit("max_container_items", maximum, "the batch", pos)
+
+
+def _odd_items(op: int, pos: int) -> MalformedPickle:
+    return _malformed(f"odd number of items for {opcode_name(op)}", pos)
+
+
+def _proto_not_first(pos: int) -> MalformedPickle:
+    return _malformed("PROTO is only valid as the first opcode", pos)
+
+
+def _unsupported_protocol(proto: int, pos: int) -> MalformedPickle:
+    return _malformed(f"unsupported pickle protocol: {proto}", pos)
+
+
+def _no_persistent_load(op: int, pos: int) -> UnsafeOpcode:
+    return _unsafe(
+        op,
+        f"{opcode_name(op)}: the stream references a persistent id and no plugin implements "
+        "safepickle_persistent_load to resolve it",
+        pos,
+    )
 
 
 def _never_written(index: int, pos: int) -> MalformedPickle:
@@ -1015,7 +1151,7 @@ def _no_mark(op: int, pos: int) -> MalformedPickle:
 def _signed_size(d: bytes, pos: int, size: int, st: _State) -> int:
     """BINSTRING and LONG4 lengths are signed; a negative one is malformed."""
     if size >= 1 << 31:
-        raise _malformed(f"{opcode_name(d[pos])} has a negative length", pos)
+        raise _negative_size(d[pos], pos)
     if d[pos] == 0x54:
         _check_binstring(d, pos + 5, size, st, pos)
     return size
@@ -1025,7 +1161,7 @@ def _utf8(raw: bytes, pos: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _malformed("a global's name is not valid UTF-8", pos) from None
+        raise _malformed(_NOT_UTF8, pos) from None
 
 
 def _check_binstring(d: bytes, begin: int, size: int, st: _State, pos: int) -> None:
@@ -1075,6 +1211,13 @@ def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) 
     if target.owner is not None and not target.done:
         _mark_mutated(target)
     count = len(items)
+    if (
+        target.owner is not None
+        and not target.frozen
+        and target.owner.ref.dotted not in HOLDS_ITS_ITEMS
+        and _fills(items, op)
+    ):
+        tally.slow_path(f"values put into what {target.owner.ref.dotted}() returned", pos)
     if items.count(_DATA) != count and not SPECIAL.isdisjoint(map(type, items)):
         tally.insert(target, items, pos)
         if target.owner is not None and target.owner.ref.dotted not in HOLDS_ITS_ITEMS:
@@ -1096,10 +1239,27 @@ def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) 
         tally.hash_keys((), pos)  # raises, with the limit's message
 
 
+def _fills(items: list[_Sym], op: int) -> bool:
+    """Whether APPEND(S), SETITEM(S) or ADDITEMS put something into a call's value that may end
+    up in what it holds (the compiled pass leaves that to the Python pass: mark_filled in
+    _speedups.c): a node by APPEND or SETITEM, a node or an int with a chosen hash in a batch."""
+    if op in (0x61, 0x73):
+        return any(item.__class__ is _Node for item in items)
+    return not SPECIAL.isdisjoint(map(type, items))
+
+
+def _slow_call(func: _Global, args: object, tally: Tally, pos: int) -> None:
+    """REDUCE calls range, or passes range or getattr first in its arguments (copyreg's
+    constructors then make a range): only the Python pass tracks ranges and getattr."""
+    tally.slow_path("a call of builtins.range" if func.is_range else _PASSED_FIRST, pos)
+
+
 def _class_args(d: bytes, items: list[_Sym], st: _State, pos: int) -> _Node:
     """The node of a tuple whose first item is a global (see :class:`~safepickle._nodes.Node`)."""
     first: _Global = items[0]  # type: ignore[assignment]
     second = items[1] if len(items) > 1 else None
+    if len(items) == 2 and type(second) is int:  # (a global, a str): the getattr shape
+        st.tally.slow_path(_pair(d[pos]), pos)
     node = st.tally.tuple_of(items, pos, fresh=True)
     node.parent = first
     node.attr = None
@@ -1173,7 +1333,7 @@ def _pop_segment(
     if not metastack:
         raise _no_mark(op, pos)
     if len(stack) > max_items:
-        raise _limit("max_container_items", max_items, "the batch", pos)
+        raise _batch_limit(max_items, pos)
     return metastack.pop()
 
 
@@ -1199,16 +1359,13 @@ def _rare(
     Returns the new position, stack segment and depth below it.
     """
     max_items = st.limits.max_container_items
+    if op in _SLOW_OPCODES:
+        st.tally.slow_path(f"the opcode {opcode_name(op)}", pos)
     if op == 0x93:  # STACK_GLOBAL
         name_at = stack.pop()
         module_at = stack.pop()
         if type(name_at) is not int or type(module_at) is not int:
-            raise _unsafe(
-                op,
-                "STACK_GLOBAL operands are not str constants, so the global cannot be "
-                "decided before it runs",
-                pos,
-            )
+            raise _stack_global_operands(pos)
         glob = st.make_global(
             _decode_str(d, module_at, st.names),
             _decode_str(d, name_at, st.names),
@@ -1231,10 +1388,12 @@ def _rare(
         return pos + 9 + size, stack, below
     if op == 0x80:  # PROTO
         if pos != st.start:
-            raise _malformed("PROTO is only valid as the first opcode", pos)
+            raise _proto_not_first(pos)
+        if pos + 1 >= n:  # (d goes on past n when the stream must end within max_input_bytes)
+            raise IndexError
         proto = d[pos + 1]
         if proto > HIGHEST_PROTOCOL:
-            raise _malformed(f"unsupported pickle protocol: {proto}", pos)
+            raise _unsupported_protocol(proto, pos)
         st.protocol = proto
         return pos + 2, stack, below
     if op in (0x70, 0x67):  # PUT, GET (text)
@@ -1270,7 +1429,7 @@ def _rare(
         stack = _pop_segment(op, pos, stack, metastack, max_items)
         below -= len(stack) + 1
         if op == 0x64 and len(items) & 1:
-            raise _malformed("odd number of items for DICT", pos)
+            raise _odd_items(op, pos)
         stack.append(_collection(d, op, items, st, pos))
         return pos + 1, stack, below
     if op == 0x6F:  # OBJ: MARK cls *args OBJ
@@ -1280,6 +1439,8 @@ def _rare(
         cls = items[0]
         if cls.__class__ is not _Global or cls.is_getattr:
             raise _calls_non_global(op, pos)
+        if cls.is_range:
+            st.tally.slow_path("a call of builtins.range", pos)
         if _RANGE in items:
             _check_range_args(cls, op, pos)
         stack.append(_RANGE if cls.is_range else st.tally.call_with_items(cls, items[1:], pos))
@@ -1303,6 +1464,8 @@ def _rare(
         callee = stack[-1]
         if callee.__class__ is not _Global or callee.is_getattr:
             raise _calls_non_global(op, pos)
+        if callee.is_range:
+            st.tally.slow_path("a call of builtins.range", pos)
         if args is _RANGE_ARGS or (
             args.__class__ is _Node and args.parent is not None and args.has_range
         ):
@@ -1312,20 +1475,10 @@ def _rare(
         )
         return pos + 1, stack, below
     if op in (0x82, 0x83, 0x84):
-        raise _unsafe(
-            op,
-            f"{opcode_name(op)} loads a global from copyreg's extension registry, which "
-            "safepickle never consults",
-            pos,
-        )
+        raise _ext(op, pos)
     if op in (0x50, 0x51):  # PERSID, BINPERSID
         if not st.persistent_ok:
-            raise _unsafe(
-                op,
-                f"{opcode_name(op)}: the stream references a persistent id and no plugin "
-                "implements safepickle_persistent_load to resolve it",
-                pos,
-            )
+            raise _no_persistent_load(op, pos)
         st.persistent_ids += 1
         if op == 0x50:
             line, after = _read_line(d, pos + 1, n)
@@ -1465,33 +1618,70 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         limits.max_global_name_bytes,
         limits.max_depth,
         limits.max_hash_work,
+        limits.max_slow_path_bytes,
         st.persistent_ok,
     )
-    if found is None or len(found) < 8:  # bailed, or a build without the node model
+    if found is None or len(found) < 9:  # bailed, or a build of an older _speedups.c
         return None
-    end, protocol, framed, opcodes, buffers, uses, persistent_ids, counts = found
+    end, protocol, framed, opcodes, buffers, uses, persistent_ids, counts, refusal = found
     fix_imports = st.fix_imports
     table: dict[object, _Global] = {}
-    for module, name, offset, opcode, pushes, called, mutated in uses:  # as make_global
+    slow: list[tuple[int, int, str]] = []  # (offset, order in its opcode, what): slow_path
+    misused: tuple[int, int, int] | None = None  # (offset, 0, opcode): the first getattr call
+    for (
+        module,
+        name,
+        offset,
+        opcode,
+        pushes,
+        called,
+        mutated,
+        call_at,
+        call_op,
+        parent_at,
+        filled_at,
+    ) in uses:  # as make_global
         key = (module, name)
         glob = table[key] = _Global(
             key, canonical_ref(module, name, protocol, fix_imports), offset, opcode
         )
-        if called and (glob.is_getattr or glob.is_range):
-            # called, or the class a REDUCE passes first: getattr must get the getattr shape,
-            # and ranges are tracked (into materialising constructors, out of copyreg's):
-            # C knows neither canonical name, so Python decides
-            return None
         glob.pushes = pushes
         glob.mutated = bool(mutated & _MUTATED)
-        if glob.ref.dotted in LEVELS_PER_NESTING and f"{module}.{name}" != glob.ref.dotted:
-            return None  # the compiled pass weighs a defaultdict's levels by its name as written
-        if mutated & _FILLED and glob.ref.dotted not in HOLDS_ITS_ITEMS:
-            # what went into its results may have gone into what they hold (UserList.append):
-            # only the Python pass's graph of aliased items says how deep that nests
-            return None
-    if end < 0:  # the input ended first; nothing above needs the Python pass
-        return False
+        dotted = glob.ref.dotted
+        # What only the Python pass handles, where the Python pass notes it (Tally.slow_path):
+        # C knows no canonical name, so it records where each global was called, passed
+        # first to a call, or had values put into what it returned.
+        if called and (glob.is_range or glob.is_getattr):
+            if glob.is_range and call_at >= 0:
+                slow.append((call_at, 0, "a call of builtins.range"))
+            if parent_at >= 0:
+                slow.append((parent_at, 1, _PASSED_FIRST))
+            if glob.is_getattr and call_at >= 0 and (misused is None or call_at < misused[0]):
+                misused = (call_at, 0, call_op)  # getattr called other than by its shape
+        if dotted in LEVELS_PER_NESTING and f"{module}.{name}" != dotted:
+            slow.append((offset, 0, _respelled(dotted, module, name)))
+        if mutated & _FILLED and dotted not in HOLDS_ITS_ITEMS:
+            slow.append((filled_at, 0, _filled(dotted)))
+    # The Python pass stops at the first error, or at the first thing only it handles when
+    # that is past max_slow_path_bytes; short of that, it decides (as far as that limit).
+    first_error = _first_error(counts, misused, refusal)
+    if slow:
+        at, _, what = min(slow)
+        if first_error is None or at <= first_error[0]:
+            if at <= st.tally.slow_end or (first_error is not None and at == first_error[0]):
+                return None
+            st.tally.slow = (what, at)
+            raise st.tally.too_slow()
+    if first_error is not None:
+        at, order, arg = first_error
+        if order == 0:  # getattr called without its shape
+            raise _getattr_misused(at) if arg == 0x52 else _calls_non_global(arg, at)
+        if order == 1:  # a value nested too deep
+            raise st.tally.too_deep(arg, at)
+        kind, at, arg = refusal
+        if kind == _R_TRUNCATED:
+            return False
+        raise _refusal(kind, at, arg, list(table.values()), d, st)
     st.globals.update(table)
     st.protocol = protocol
     st.framed = framed
@@ -1520,6 +1710,154 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         raise tally.too_deep(depth, start)
     st.memo_size = (memo_entries, memo_slots)
     return end, opcodes
+
+
+#: what Tally.slow_path notes for range or getattr passed first to a call
+_PASSED_FIRST = "range or getattr passed first to a call"
+
+
+def _respelled(dotted: str, module: str, name: str) -> str:
+    return f"{dotted} spelled {module}.{name}"
+
+
+def _filled(dotted: str) -> str:
+    return f"values put into what {dotted}() returned"
+
+
+def _first_error(
+    counts: tuple[int, ...],
+    misused: tuple[int, int, int] | None,
+    refusal: tuple[int, int, int] | None,
+) -> tuple[int, int, int] | None:
+    """The first error the compiled pass knows of, as (offset, which, argument): which 0, a
+    call of getattr (argument: the opcode); 1, a value nested too deep (the depth); 2, the
+    refusal it stopped at. Ties go in that order, the order of the Python pass's checks."""
+    found = []
+    if misused is not None:
+        found.append(misused)
+    too_deep, too_deep_at = counts[-2:]
+    if too_deep:
+        found.append((too_deep_at, 1, too_deep))
+    if refusal is not None:
+        found.append((refusal[1], 2, 0))
+    return min(found) if found else None
+
+
+# why the compiled pass refused a stream (walk()'s R_* kinds in _speedups.c)
+(
+    _R_TRUNCATED,
+    _R_STACK,
+    _R_NESTING,
+    _R_INVALID,
+    _R_NEVER_WRITTEN,
+    _R_MEMO_INDEX,
+    _R_UNDERFLOW,
+    _R_NO_MARK,
+    _R_BATCH,
+    _R_ODD,
+    _R_CALLS_NON_GLOBAL,
+    _R_MODIFIES_GLOBAL,
+    _R_PROTO_NOT_FIRST,
+    _R_PROTO_UNSUPPORTED,
+    _R_NO_PERSISTENT_LOAD,
+    _R_MEMO_FULL,
+    _R_EXT,
+    _R_NEGATIVE_SIZE,
+    _R_FRAME_MISPLACED,
+    _R_CROSSES_FRAME,
+    _R_STACK_GLOBAL_OPERANDS,
+    _R_NAME_DECODE,
+    _R_NAME_NOT_UTF8,
+    _R_MAX_GLOBALS,
+    _R_NAME_BUDGET,
+    _R_NAME_TOO_LONG,
+    _R_HASH_WORK,
+    _R_SLOW_OPCODE,
+    _R_SLOW_BIG_INT,
+    _R_SLOW_MEMO_INDEX,
+    _R_SLOW_PAIR,
+) = range(1, 32)
+
+
+def _refusal(
+    kind: int, at: int, arg: int, globs: list[_Global], d: bytes, st: _State
+) -> SafePickleError:
+    """The error the Python pass raises where the compiled pass refused (``kind`` at offset
+    ``at``): made by the same functions, so that the two cannot say it differently."""
+    limits = st.limits
+    if kind >= _R_SLOW_OPCODE:  # what the Python pass notes there, past max_slow_path_bytes
+        st.tally.slow = (_slow_what(kind, arg, d, at), at)
+        return st.tally.too_slow()
+    if kind == _R_MEMO_FULL:
+        return _memo_full(limits.max_memo_entries, at)
+    if kind == _R_EXT:
+        return _ext(arg, at)
+    if kind == _R_NEGATIVE_SIZE:
+        return _negative_size(arg, at)
+    if kind == _R_FRAME_MISPLACED:
+        return _frame_misplaced(at)
+    if kind == _R_CROSSES_FRAME:
+        return _crosses_frame(d[at], arg)
+    if kind == _R_STACK_GLOBAL_OPERANDS:
+        return _stack_global_operands(at)
+    if kind == _R_NAME_DECODE:
+        try:
+            _decode_str(d, arg, {})
+        except SafePickleError as exc:
+            return exc
+        raise AssertionError("the compiled pass could not decode a name Python decodes")
+    if kind == _R_NAME_NOT_UTF8:
+        return _malformed(_NOT_UTF8, at)
+    if kind == _R_MAX_GLOBALS:
+        return _max_globals(limits.max_globals, at)
+    if kind == _R_NAME_BUDGET:
+        return _name_budget(limits.max_global_name_bytes, arg, at)
+    if kind == _R_NAME_TOO_LONG:
+        return _name_too_long(at)
+    if kind == _R_HASH_WORK:
+        return LimitExceeded.of(
+            "max_hash_work", limits.max_hash_work, "the values hashed as keys, unfolded,", at
+        )
+    if kind == _R_STACK:
+        return _stack_full(limits.max_stack_depth, at)
+    if kind == _R_NESTING:
+        return _nesting_limit(limits.max_nesting, at)
+    if kind == _R_INVALID:
+        return _invalid(arg, at, st.start)
+    if kind == _R_NEVER_WRITTEN:
+        return _never_written(arg, at)
+    if kind == _R_MEMO_INDEX:
+        return _memo_index_limit(arg, limits.max_memo_entries, at)
+    if kind == _R_UNDERFLOW:
+        return _underflow(arg, at)
+    if kind == _R_NO_MARK:
+        return _no_mark(arg, at)
+    if kind == _R_BATCH:
+        return _batch_limit(limits.max_container_items, at)
+    if kind == _R_ODD:
+        return _odd_items(arg, at)
+    if kind == _R_CALLS_NON_GLOBAL:
+        return _calls_non_global(arg, at)
+    if kind == _R_MODIFIES_GLOBAL:
+        return _modifies_global(arg >> 32, globs[arg & 0xFFFFFFFF], at)
+    if kind == _R_PROTO_NOT_FIRST:
+        return _proto_not_first(at)
+    if kind == _R_PROTO_UNSUPPORTED:
+        return _unsupported_protocol(arg, at)
+    if kind == _R_NO_PERSISTENT_LOAD:
+        return _no_persistent_load(arg, at)
+    raise AssertionError(f"the compiled pass refused for an unknown reason {kind}")
+
+
+def _slow_what(kind: int, arg: int, d: bytes, at: int) -> str:
+    """What the Python pass notes (Tally.slow_path) where the compiled pass stopped."""
+    if kind == _R_SLOW_OPCODE:
+        return f"the opcode {opcode_name(arg)}"
+    if kind == _R_SLOW_BIG_INT:
+        return _BIG_INT
+    if kind == _R_SLOW_MEMO_INDEX:
+        return _far_memo_index(arg)
+    return _pair(arg)
 
 
 def _python_only(d: bytes, start: int, n: int, st: _State) -> None:

@@ -24,7 +24,10 @@ The classes (``Shape.cls``):
 7. modules imported through the back door (codec lookups, ``zoneinfo``'s resource loader);
 8. frames: opcodes that cross the end of their frame (``pickle.load(file)`` then parses a
    different stream than ``pickle.loads``), frames inside unfinished frames, and the benign
-   case of bytes after STOP inside a frame.
+   case of bytes after STOP inside a frame;
+9. work left to the pure-Python verifier: a long stream that the compiled verifier walks at
+   C speed and that goes wrong (or uses something only the Python pass handles) at its very
+   end, or that uses such a thing at its start and then goes on for megabytes.
 
 Each :class:`Shape` says what plain :mod:`pickle` does with it (``plain``) and what safepickle
 must do (``expect``):
@@ -2481,6 +2484,77 @@ def _c8() -> list[Shape]:
     ]
 
 
+# --- class 9: work left to the pure-Python verifier ------------------------------------------------
+
+#: a tuple of a new list and a new dict, dropped: 4 bytes, 3 nodes, the Python pass's slowest
+_DENSE = EMPTY_LIST + EMPTY_DICT + TUPLE2 + POP
+
+#: what ends a long stream: the first error, or what only the Python pass handles
+_TAILS: dict[str, tuple[bytes, str]] = {
+    "bad-byte": (b"\xff", "refused"),
+    "truncated": (b"", "refused"),
+    "pop-of-nothing": (b"00" + STOP, "refused"),
+    "ext1": (b"\x82\x01" + STOP, "refused"),
+    "stack-global-of-ints": (b"KK\x93" + STOP, "refused"),
+    "global-not-utf8": (b"c\xff\n\xff\n" + STOP, "refused"),
+    "never-written": (b"h\x07" + STOP, "refused"),
+    "crosses-frame": (b"\x95\x02\x00\x00\x00\x00\x00\x00\x00JNNNN" + STOP, "refused"),
+    "text-int": (b"I1\n" + STOP, "bounded"),
+    "range-call": (glob("builtins", "range") + b"K\x05\x85R" + STOP, "bounded"),
+    "getattr-pair": (glob("builtins", "int") + text("real") + TUPLE2 + POP + NONE + STOP, "bounded"),
+    "userlist-append": (glob("collections", "UserList") + b")R]a" + STOP, "bounded"),
+    "far-memo-index": (NONE + b"r\x00\x00\x10\x00" + STOP, "bounded"),
+    "big-long4": (b"\x8b" + (300).to_bytes(4, "little") + b"\x01" * 300 + STOP, "bounded"),
+}
+
+
+def _dense_then(tail: bytes) -> Callable[[int], bytes]:
+    def build(size: int) -> bytes:
+        return PROTO4 + _DENSE * count(size, len(_DENSE)) + NONE + tail
+
+    return build
+
+
+def _first_then_dense(head: bytes) -> Callable[[int], bytes]:
+    def build(size: int) -> bytes:
+        return PROTO4 + head + POP + _DENSE * count(size, len(_DENSE)) + NONE + STOP
+
+    return build
+
+
+def _c9() -> list[Shape]:
+    tails = [
+        Shape(
+            f"c9-{name}-at-the-end",
+            9,
+            f"list-and-dict tuples, then {name.replace('-', ' ')}",
+            _dense_then(tail),
+            "fails or loads at the end",
+            expect,
+            bench=name in ("bad-byte", "text-int", "range-call"),
+        )
+        for name, (tail, expect) in _TAILS.items()
+    ]
+    heads = [
+        Shape(
+            f"c9-{name}-first",
+            9,
+            f"{name.replace('-', ' ')}, then list-and-dict tuples",
+            _first_then_dense(head),
+            "loads (the tuples are dropped)",
+            "bounded",
+            bench=name in ("text-int", "userlist-append"),
+        )
+        for name, head in (
+            ("text-int", b"I1\n"),
+            ("range-call", glob("builtins", "range") + b"K\x05\x85R"),
+            ("userlist-append", glob("collections", "UserList") + b")R]a"),
+            ("far-memo-index", NONE + b"r\x00\x00\x10\x00"),
+        )
+    ]
+    return tails + heads
+
+
 CLASSES: dict[int, str] = {
     1: "depth of anything built",
     2: "work hidden in hashing and rendering",
@@ -2490,9 +2564,12 @@ CLASSES: dict[int, str] = {
     6: "numeric constructors",
     7: "imports through the back door",
     8: "frames",
+    9: "work left to the pure-Python verifier",
 }
 
-ALL: tuple[Shape, ...] = tuple(_c1() + _c2() + _c3() + _c4() + _c5() + _c6() + _c7() + _c8())
+ALL: tuple[Shape, ...] = tuple(
+    _c1() + _c2() + _c3() + _c4() + _c5() + _c6() + _c7() + _c8() + _c9()
+)
 BY_ID: dict[str, Shape] = {shape.id: shape for shape in ALL}
 
 
