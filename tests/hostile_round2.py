@@ -2484,7 +2484,7 @@ def _c8() -> list[Shape]:
     ]
 
 
-# --- class 9: work left to the pure-Python verifier ------------------------------------------------
+# --- class 9: work left to the pure-Python verifier --------------------------------------------
 
 #: a tuple of a new list and a new dict, dropped: 4 bytes, 3 nodes, the Python pass's slowest
 _DENSE = EMPTY_LIST + EMPTY_DICT + TUPLE2 + POP
@@ -2501,7 +2501,10 @@ _TAILS: dict[str, tuple[bytes, str]] = {
     "crosses-frame": (b"\x95\x02\x00\x00\x00\x00\x00\x00\x00JNNNN" + STOP, "refused"),
     "text-int": (b"I1\n" + STOP, "bounded"),
     "range-call": (glob("builtins", "range") + b"K\x05\x85R" + STOP, "bounded"),
-    "getattr-pair": (glob("builtins", "int") + text("real") + TUPLE2 + POP + NONE + STOP, "bounded"),
+    "getattr-pair": (
+        glob("builtins", "int") + text("real") + TUPLE2 + POP + NONE + STOP,
+        "bounded",
+    ),
     "userlist-append": (glob("collections", "UserList") + b")R]a" + STOP, "bounded"),
     "far-memo-index": (NONE + b"r\x00\x00\x10\x00" + STOP, "bounded"),
     "big-long4": (b"\x8b" + (300).to_bytes(4, "little") + b"\x01" * 300 + STOP, "bounded"),

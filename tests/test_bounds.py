@@ -456,10 +456,13 @@ def _framed(body: bytes, frame_size: int | None = None) -> bytes:
 def test_an_opcode_crossing_its_frame_is_refused(data: bytes) -> None:
     with pytest.raises(MalformedPickle, match="frame") as python:
         _verify_with("python", data, limits=DEFAULT)
-    try:  # the compiled pass refuses it too, or leaves it to Python (a protocol-0 line)
-        assert _verify_with("c", data, limits=DEFAULT) is None
-    except MalformedPickle as compiled:
-        assert str(compiled) == str(python.value)
+    # the compiled pass refuses it too, or leaves it to Python (a protocol-0 line)
+    compiled: object
+    try:
+        compiled = _verify_with("c", data, limits=DEFAULT)
+    except MalformedPickle as exc:
+        compiled = str(exc)
+    assert compiled in (None, str(python.value))
     with pytest.raises(MalformedPickle):
         safepickle.loads(data)
     with pytest.raises(MalformedPickle):

@@ -38,7 +38,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safepickle import GlobalRef, LimitExceeded, Limits, SafePickleError, TruncatedPickle
+from safepickle import GlobalRef, LimitExceeded, Limits, SafePickleError
 from safepickle import verify as V
 
 # As in test_properties: cache hypothesis's patch module with its DeprecationWarning silenced,
