@@ -37,6 +37,12 @@ Verifier = Callable[[bytearray, int, bool], Verified]
 _WHITESPACE = b" \t\r\n"
 
 
+def only_whitespace(data: bytes | bytearray | memoryview) -> bool:
+    """Whether ``data`` (what is left of a file after its last stream) is blank: the end, for
+    ``load_all`` and the scanner alike (JSON documents and pickles alike)."""
+    return not bytes(data).strip(_WHITESPACE)
+
+
 def _seekable(file: Any) -> bool:
     try:
         return bool(file.seekable()) and isinstance(file.tell(), int)
@@ -88,7 +94,7 @@ def iter_stream(
         except TruncatedPickle:
             held = len(buf) - start
             if eof or held > limit:
-                if held == 0 or (eof and not buf[start:].strip(_WHITESPACE)):
+                if held == 0 or (eof and only_whitespace(buf[start:])):
                     return  # the end (whitespace after the last JSON document included)
                 raise
             if start:  # drop what earlier pickles used before growing the buffer

@@ -16,7 +16,7 @@ from typing import Any
 from ._execution import execute
 from ._json import JSON_FIRST_BYTES, JsonDocument, decode_whole, encode_plain, scan_json
 from ._resolve import approve, decide_all
-from ._source import ReadableFile, WritableFile, iter_stream, read_one
+from ._source import ReadableFile, WritableFile, iter_stream, only_whitespace, read_one
 from ._unpickler import SliceReader, inspect_stream, own_bytes, stream_bytes
 from .audit.digest import Digest
 from .audit.event import call_site
@@ -357,7 +357,8 @@ def loads(
         digest = Digest(data, 0, len(data))  # a large input: hashed while it is verified
     try:
         verified = _verifier(effective, options)(data, 0)
-        if verified.end != len(data):
+        if verified.end != len(data) and not only_whitespace(memoryview(data)[verified.end :]):
+            # (whitespace after it is the end, as load_all and the scanner read a file)
             what = "JSON document" if verified.format == "json" else "pickle's STOP"
             raise MalformedPickle(
                 f"{len(data) - verified.end} byte(s) follow the {what} at offset "

@@ -13,6 +13,7 @@ import pytest
 
 import safepickle
 from safepickle import LimitExceeded, Limits, MalformedPickle, Policy, TruncatedPickle
+from safepickle.scan import Scanner
 
 
 class CountingReader(io.RawIOBase):
@@ -100,6 +101,17 @@ def test_truncated_last_pickle_is_an_error() -> None:
 def test_loads_refuses_trailing_bytes() -> None:
     with pytest.raises(MalformedPickle, match="load_all"):
         safepickle.loads(pickle.dumps(1) + b"garbage")
+    with pytest.raises(MalformedPickle, match="load_all"):
+        safepickle.loads(pickle.dumps(1) + b" \n" + pickle.dumps(2))
+
+
+def test_whitespace_after_the_last_stream_is_the_end_everywhere() -> None:
+    """loads, load_all and the scanner read a file that ends in a newline alike."""
+    data = pickle.dumps({"a": 1}, 2) + b" \r\n\t"
+    assert safepickle.loads(data) == {"a": 1}
+    assert list(safepickle.load_all(io.BytesIO(data))) == [{"a": 1}]
+    streams = Scanner(Policy()).scan_bytes(data).streams
+    assert [stream.status for stream in streams] == ["clean"]
 
 
 def test_a_large_pickle_is_read_in_chunks_and_positioned(tmp_path: Path) -> None:

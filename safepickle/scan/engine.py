@@ -23,6 +23,7 @@ from typing import Any
 
 from .._json import JSON_FIRST_BYTES, JsonDocument, scan_json
 from .._resolve import approve, decide_all
+from .._source import only_whitespace
 from .._unpickler import inspect_stream
 from ..containers import (
     MAX_DEPTH,
@@ -249,8 +250,8 @@ class Scanner:
                 self._audit(name, data, pos, verified, decisions, result, None, started)
             pos = verified.end
             index += 1
-            if pos >= size:
-                return
+            if pos >= size or only_whitespace(memoryview(data)[pos:size]):
+                return  # whitespace after the last stream is the end, as load_all reads it
 
     def _decide(
         self,
