@@ -5,7 +5,8 @@
  * same Verified. At the first error it returns where and which (REFUSED, R_*), and verify()
  * makes the very exception the Python pass raises there: a long stream that goes wrong at its
  * end is never handed to the Python pass (about a microsecond a byte) to say why. What only
- * the Python pass handles (protocol 0-1 text opcodes, Python 2 strings, ranges and getattr,
+ * the Python pass handles (protocol 0-1 text opcodes, Python 2 strings in other encodings,
+ * ranges and getattr,
  * items put into a call's value that may hold them elsewhere, big LONG4 ints, memo indexes
  * far past the memo) makes it return None ("bail") and the Python pass run from the start,
  * within Limits.max_slow_path_bytes of the stream; past that it refuses itself, as the Python
@@ -378,6 +379,9 @@ typedef struct {
     Py_ssize_t max_hash_work;
     Py_ssize_t max_slow;    /* Limits.max_slow_path_bytes */
     int persistent_ok;      /* a plugin resolves persistent ids: BINPERSID is accepted */
+    int binstrings;         /* Python 2 strs (verify._binstring_mode): 0 the Python pass
+                             * checks them; 1 any bytes decode (encoding='bytes', 'latin1');
+                             * 2 ASCII, strictly (the default) */
 } limits_t;
 
 /* what _nodes.Tally and the memo counted: the last item of fast_verify's result */
@@ -425,6 +429,7 @@ enum {
     R_NAME_BUDGET,     /* arg: the names' length so far, past max_global_name_bytes */
     R_NAME_TOO_LONG,   /* a global's name longer than MAX_NAME_BYTES */
     R_HASH_WORK,       /* hashing past max_hash_work */
+    R_BINSTRING,       /* a Python 2 str that does not decode (verify._check_binstring) */
     /* something only the Python pass handles, too far into the stream for it
      * (Limits.max_slow_path_bytes); short of that, the walk bails */
     R_SLOW_OPCODE,     /* arg: a protocol 0-1 text opcode or a Python 2 str */
@@ -1509,6 +1514,37 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             }
             p += 5 + size;
             break;
+        case 'U': /* SHORT_BINSTRING: a Python 2 str */
+        case 'T': /* BINSTRING: its length is signed */
+            if (limits->binstrings == 0) {
+                SLOW(R_SLOW_OPCODE, op);
+            }
+            if (op == 'U') {
+                NEED(1);
+                size = p[1];
+                count = 2;
+            }
+            else {
+                NEED(4);
+                size = read_u32(p + 1);
+                if (size >= ((uint64_t)1 << 31)) {
+                    REFUSE(R_NEGATIVE_SIZE, op);
+                }
+                count = 5;
+            }
+            /* verify._check_binstring: decoded as the caller said, when it is all there */
+            if (limits->binstrings == 2 && size <= (uint64_t)(lim - p - count)) {
+                for (index = 0; index < (Py_ssize_t)size; index++) {
+                    if (p[count + index] & 0x80) {
+                        REFUSE(R_BINSTRING, 0);
+                    }
+                }
+            }
+            ROOM(); /* the Python pass pushes before it reads the payload */
+            NEED_PAYLOAD(count, size);
+            stack[sp++] = SYM_DATA;
+            p += count + size;
+            break;
         case 0x8e: /* BINBYTES8 */
         case 0x96: /* BYTEARRAY8 */
             NEED(8);
@@ -2177,9 +2213,15 @@ fast_verify(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
     limits.max_depth = numbers[10];
     limits.max_hash_work = numbers[11];
     limits.max_slow = numbers[12];
-    limits.persistent_ok = PyObject_IsTrue(args[NUMBERS + 1]);
-    if (limits.persistent_ok < 0) {
-        return NULL;
+    {
+        /* flags: bit 0 persistent ids resolved; bits 1-2 how Python 2 strs decode */
+        const long flags = PyLong_AsLong(args[NUMBERS + 1]);
+
+        if (flags == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        limits.persistent_ok = (int)(flags & 1);
+        limits.binstrings = (int)((flags >> 1) & 3);
     }
     memset(&out, 0, sizeof(out));
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {

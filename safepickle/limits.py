@@ -62,12 +62,14 @@ class Limits:
     #: tuples ... are not randomized, so colliding keys make building a dict quadratic
     max_hash_collisions: int = 64
     #: bytes of a stream that uses something only the pure-Python verifier handles (protocol
-    #: 0-1 text opcodes, Python 2 strings, calls of ``range``, the ``getattr`` shape of nested
+    #: 0-1 text opcodes, Python 2 strings in an encoding other than ASCII, Latin-1 or
+    #: ``bytes``, calls of ``range``, the ``getattr`` shape of nested
     #: classes, values put into a call's value that may hold them elsewhere, ints of more than
     #: 256 bytes, memo indexes far past the memo: ``docs/threat-model.md``), counted from its
-    #: start. That pass takes up to a microsecond a byte, where the compiled one takes a few
-    #: nanoseconds: this bounds it to about a second (a 10 MB stream would take half a minute)
-    max_slow_path_bytes: int = 1 << 20
+    #: start. That pass takes up to a few microseconds a byte (a dense stream of new
+    #: containers), where the compiled one takes a few nanoseconds: this bounds it to about a
+    #: second and 100 MB (a 10 MB stream would take half a minute)
+    max_slow_path_bytes: int = 512 << 10
     #: bytes a container (gzip, bz2, xz, zlib, zip, joblib) may expand to, across nesting
     max_decompressed_bytes: int = 2 << 30
     #: ... and at most this many times the compressed input's size (the deflate format's own

@@ -323,6 +323,7 @@ class _State:
     """The verifier's state shared between the hot loop and the rare-opcode handler."""
 
     __slots__ = (
+        "binstrings",
         "buffers",
         "encoding",
         "errors",
@@ -356,6 +357,8 @@ class _State:
         self.encoding = encoding
         self.errors = errors
         self.persistent_ok = persistent_ok
+        #: how the compiled pass may check Python 2 strs (see _binstring_mode)
+        self.binstrings = _binstring_mode(encoding, errors)
         self.protocol = 0
         self.framed = False
         #: where the last FRAME ends: a frame may run past STOP, and pickle reads all of it
@@ -438,6 +441,22 @@ _limit = LimitExceeded.of
 
 def _unsafe(op: int, message: str, offset: int) -> UnsafeOpcode:
     return UnsafeOpcode(f"{message} (at offset {offset})", opcode=opcode_name(op), offset=offset)
+
+
+#: encodings in which any bytes decode (what ``pickle`` does with Python 2 strs then never fails)
+_ANY_BYTES = frozenset({"bytes", "latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "l1"})
+
+
+def _binstring_mode(encoding: str, errors: str) -> int:
+    """How the compiled pass may check a Python 2 str (BINSTRING, SHORT_BINSTRING) for
+    ``_check_binstring``: 1 any bytes decode, 2 strict ASCII (the default), 0 it leaves them
+    to the Python pass. By the name alone: looking a codec up would import its module."""
+    name = encoding.lower()
+    if name in _ANY_BYTES:
+        return 1
+    if name in ("ascii", "us-ascii") and errors == "strict":
+        return 2
+    return 0
 
 
 def _read_line(d: bytes, pos: int, n: int) -> tuple[bytes, int]:
@@ -785,14 +804,14 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                 _count_push(value)
                             pos += 5
                         elif kind == _DATA4:
-                            if op == 0x54:  # BINSTRING: a Python 2 str, first of all
+                            if op == 0x54 and not st.binstrings:  # a Python 2 str
                                 tally.slow_path("the opcode BINSTRING", pos)
                             size = u32(m, pos + 1)[0]
                             if op == 0x58:  # BINUNICODE
                                 push(pos)
                             else:
                                 if op != 0x42:  # BINSTRING, LONG4: signed lengths
-                                    size = _signed_size(d, pos, size, st)
+                                    size = _signed_size(d, pos, size, st, seg_end)
                                 if op != 0x8B:
                                     push(DATA)
                                 elif size <= _SMALL_INT_BYTES:
@@ -815,11 +834,11 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                 pos += 5
                                 ops += 1
                         else:  # _SHORT_DATA
-                            if op == 0x55:  # SHORT_BINSTRING: a Python 2 str, first of all
+                            if op == 0x55 and not st.binstrings:  # a Python 2 str
                                 tally.slow_path("the opcode SHORT_BINSTRING", pos)
                             size = m[pos + 1]
                             if op == 0x55:  # SHORT_BINSTRING: decoded with the caller's encoding
-                                _check_binstring(d, pos + 2, size, st, pos)
+                                _check_binstring(d, pos + 2, size, st, pos, seg_end)
                             # LONG1 of 8 bytes or more: an int whose hash the stream chooses
                             push(HASHY if op == 0x8A and size > 7 else DATA)
                             if len(stack) + below > max_depth:
@@ -1148,12 +1167,12 @@ def _no_mark(op: int, pos: int) -> MalformedPickle:
     return _malformed(f"{opcode_name(op)} without a MARK", pos)
 
 
-def _signed_size(d: bytes, pos: int, size: int, st: _State) -> int:
+def _signed_size(d: bytes, pos: int, size: int, st: _State, end: int) -> int:
     """BINSTRING and LONG4 lengths are signed; a negative one is malformed."""
     if size >= 1 << 31:
         raise _negative_size(d[pos], pos)
     if d[pos] == 0x54:
-        _check_binstring(d, pos + 5, size, st, pos)
+        _check_binstring(d, pos + 5, size, st, pos, end)
     return size
 
 
@@ -1164,9 +1183,10 @@ def _utf8(raw: bytes, pos: int) -> str:
         raise _malformed(_NOT_UTF8, pos) from None
 
 
-def _check_binstring(d: bytes, begin: int, size: int, st: _State, pos: int) -> None:
-    """Python 2 str: decoded with the caller's encoding, which must not fail mid-execution."""
-    if st.encoding == "bytes" or begin + size > len(d):
+def _check_binstring(d: bytes, begin: int, size: int, st: _State, pos: int, end: int) -> None:
+    """Python 2 str: decoded with the caller's encoding, which must not fail mid-execution.
+    (One that runs past ``end``, the end of the input or its frame, is refused for that.)"""
+    if st.encoding == "bytes" or begin + size > end:
         return
     try:
         d[begin : begin + size].decode(st.encoding, st.errors)
@@ -1549,7 +1569,7 @@ def _text_value(
                 raw = codecs.escape_decode(line[1:-1])[0]
         except ValueError as exc:
             raise _malformed(f"STRING argument does not decode: {exc}", pos) from None
-        _check_binstring(raw, 0, len(raw), st, pos)
+        _check_binstring(raw, 0, len(raw), st, pos, len(raw))
     elif op == 0x56:  # UNICODE
         try:
             line.decode("raw-unicode-escape")
@@ -1619,7 +1639,7 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         limits.max_depth,
         limits.max_hash_work,
         limits.max_slow_path_bytes,
-        st.persistent_ok,
+        st.persistent_ok | st.binstrings << 1,
     )
     if found is None or len(found) < 9:  # bailed, or a build of an older _speedups.c
         return None
@@ -1772,11 +1792,12 @@ def _first_error(
     _R_NAME_BUDGET,
     _R_NAME_TOO_LONG,
     _R_HASH_WORK,
+    _R_BINSTRING,
     _R_SLOW_OPCODE,
     _R_SLOW_BIG_INT,
     _R_SLOW_MEMO_INDEX,
     _R_SLOW_PAIR,
-) = range(1, 32)
+) = range(1, 33)
 
 
 def _refusal(
@@ -1814,6 +1835,14 @@ def _refusal(
         return _name_budget(limits.max_global_name_bytes, arg, at)
     if kind == _R_NAME_TOO_LONG:
         return _name_too_long(at)
+    if kind == _R_BINSTRING:  # the same decoding says why
+        short = d[at] == 0x55
+        size = d[at + 1] if short else int.from_bytes(d[at + 1 : at + 5], "little")
+        try:
+            _check_binstring(d, at + (2 if short else 5), size, st, at, len(d))
+        except SafePickleError as exc:
+            return exc
+        raise AssertionError("the compiled pass refused a Python 2 str Python decodes")
     if kind == _R_HASH_WORK:
         return LimitExceeded.of(
             "max_hash_work", limits.max_hash_work, "the values hashed as keys, unfolded,", at

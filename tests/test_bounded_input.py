@@ -305,7 +305,7 @@ def test_many_documents_on_one_line_with_load_all(work: Work) -> None:
 @pytest.mark.parametrize("kind", SOURCES)
 def test_a_long_protocol_0_pickle_from_a_pipe(kind: str, work: Work) -> None:
     """Every line of a protocol-0 pickle is read to its newline; nothing is verified twice.
-    (Only the Python pass reads protocol 0, by default for the first MiB of a stream: this one
+    (Only the Python pass reads protocol 0, by default for the first 512 KiB of a stream: this one
     is 2 MB.)"""
     value = [f"line {i}" for i in range(100_000)] + list(range(50_000))
     data = pickle.dumps(value, protocol=0)

@@ -98,6 +98,8 @@ ERRORS: list[tuple[str, bytes, Limits]] = [
     ("the stack past max_stack_depth", b"N" * 40, Limits(max_stack_depth=30)),
     ("a run past max_stack_depth", b"K\x01" * 40, Limits(max_stack_depth=30)),
     ("MARKs past max_nesting", b"(" * 40, Limits(max_nesting=30)),
+    ("a Python 2 str that is not ASCII", b"U\x02a\xff", Limits()),
+    ("a Python 2 str of a negative length", b"T\xff\xff\xff\xff", Limits()),
     ("hashing past max_hash_work", b"(" + b"K\x01" * 30 + b"\x91", Limits(max_hash_work=20)),
 ]
 
@@ -105,7 +107,6 @@ ERRORS: list[tuple[str, bytes, Limits]] = [
 SLOW: list[tuple[str, bytes]] = [
     ("a protocol-0 INT", b"I1\n"),
     ("a protocol-0 STRING", b"S'a'\n"),
-    ("a Python 2 str", b"U\x01a"),
     ("INST", b"(i__builtin__\nlist\n"),
     ("a call of range", b"\x8c\x08builtins\x8c\x05range\x93K\x05\x85R"),
     ("a global and a str", b"\x8c\x08builtins\x8c\x03int\x93\x8c\x04real\x86"),
@@ -196,3 +197,30 @@ def test_the_limit_is_counted_from_the_stream_start() -> None:
     assert V.verify(data, start, limits=limits).end == len(data)
     with pytest.raises(safepickle.LimitExceeded):
         V.verify(data, start, limits=Limits(max_slow_path_bytes=len(second) - 8))
+
+
+@pytest.mark.parametrize("encoding", ["ASCII", "latin1", "bytes"])
+def test_python_2_strs_are_read_by_the_compiled_pass(
+    encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Python 2 pickle (protocol 2, str as SHORT_BINSTRING and BINSTRING) far longer than
+    max_slow_path_bytes: the compiled pass checks that its strs decode, as the load will."""
+    strs = b"".join(b"U\x05abcde" + b"T" + struct.pack("<I", 300) + b"x" * 300 for _ in range(400))
+    data = b"\x80\x02(" + strs + b"l."
+    limits = Limits(max_slow_path_bytes=1000)
+    python = _verify_with("python", data, limits=limits, encoding=encoding)
+    monkeypatch.setattr(V, "_run", lambda *args: pytest.fail("the Python pass ran"))
+    assert V.verify(data, limits=limits, encoding=encoding) == python
+    loaded = safepickle.loads(data, encoding=encoding, policy=safepickle.Policy(limits=limits))
+    assert loaded == pickle.loads(data, encoding=encoding)
+
+
+def test_python_2_strs_in_another_encoding_are_left_to_the_python_pass() -> None:
+    data = b"\x80\x02U\x02\xc3\xa9."
+    assert safepickle.loads(data, encoding="utf-8") == "\u00e9"
+    with pytest.raises(safepickle.LimitExceeded):
+        V.verify(
+            b"\x80\x02" + DENSE * 500 + data[2:],
+            limits=Limits(max_slow_path_bytes=1000),
+            encoding="utf-8",
+        )
