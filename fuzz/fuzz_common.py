@@ -503,5 +503,7 @@ def _set_difference(a: Any, b: Any) -> str | None:
                 del left[i]
                 break
         else:
+            if _is_stand_in(x):  # the open finding narrowed-global-as-value, in a set
+                return f"{NARROWED_STAND_IN} {short(x)} is a member where the reference has none"
             return f"member {short(x)} has no counterpart"
     return None
