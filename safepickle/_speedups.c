@@ -6,9 +6,7 @@
  * makes the very exception the Python pass raises there: a long stream that goes wrong at its
  * end is never handed to the Python pass (about a microsecond a byte) to say why. What only
  * the Python pass handles (protocol 0-1 text opcodes, Python 2 strings in other encodings,
- * ranges and getattr,
- * items put into a call's value that may hold them elsewhere, big LONG4 ints, memo indexes
- * far past the memo) makes it return None ("bail") and the Python pass run from the start,
+ * ranges and getattr, big LONG4 ints, memo indexes far past the memo) makes it return None ("bail") and the Python pass run from the start,
  * within Limits.max_slow_path_bytes of the stream; past that it refuses itself, as the Python
  * pass does (SLOW). Accepting and refusing must be exactly right, so every check below
  * mirrors one in verify.py, in the same order, and every count one of safepickle/_nodes.py's
@@ -103,6 +101,11 @@ typedef struct {
 #define N_DOUBLE (1u << 30) /* a result whose levels count two (_nodes.LEVELS_PER_NESTING) */
 /* _nodes.levels: how many levels of max_depth one nesting of a node with flags `df` counts */
 #define LEVELS(df) (((df) & N_DOUBLE) ? 2u : 1u)
+#define MAX_LEVELS 2u /* _nodes._MAX_LEVELS: the most levels one nesting counts */
+/* _nodes.ALIAS_WALK_PER_EDGE, ALIAS_WALK_FLOOR: what graph_depth may walk to find what an
+ * aliased target reaches, per edge and at least; past it the depth is COST_CAP */
+#define ALIAS_WALK_PER_EDGE 8
+#define ALIAS_WALK_FLOOR ((Py_ssize_t)1 << 20)
 #define FLAT_NODES 4
 
 /* global_t.mutated bits */
@@ -471,6 +474,11 @@ typedef struct {
     edge_t *edges;
     Py_ssize_t edges_len;
     Py_ssize_t edges_cap;
+    /* Tally.alias_parents/alias_children: a node put into a call's value that may pass it on
+     * to what it holds (UserList.append), for graph_depth's hubs */
+    edge_t *aliases;
+    Py_ssize_t aliases_len;
+    Py_ssize_t aliases_cap;
     int late; /* Tally.late: a node went into a value already inside another */
     /* max_depth is the caller's (not cut to fit DEPTH): a value nested deeper is refused, the
      * walk going on to STOP with depths held at max_depth + 1, as only Python can say why */
@@ -522,6 +530,26 @@ add_edge(tally_t *t, Py_ssize_t parent, Py_ssize_t child)
     t->edges[t->edges_len].parent = (int32_t)parent;
     t->edges[t->edges_len].child = (int32_t)child;
     t->edges_len++;
+    return 0;
+}
+
+/* Tally.alias for one item: node `v` went into node `target`, a call's value that may pass it
+ * on. A plain item is nothing to follow. -1 without memory. */
+HOT int
+add_alias(tally_t *t, Py_ssize_t target, sym_t v)
+{
+    if (!IS_NODE(v)) {
+        return 0;
+    }
+    if (UNLIKELY(t->aliases_len >= t->aliases_cap) &&
+        grow((void **)&t->aliases, &t->aliases_cap, t->aliases_len + 1, PY_SSIZE_T_MAX,
+             sizeof(edge_t)) < 0) {
+        return -1;
+    }
+    t->aliases[t->aliases_len].parent = (int32_t)target;
+    t->aliases[t->aliases_len].child = (int32_t)SYM_INDEX(v);
+    t->aliases_len++;
+    t->late = 1;
     return 0;
 }
 
@@ -672,31 +700,60 @@ graph_depth(const tally_t *t)
 {
     const node_t *const nodes = t->nodes;
     const edge_t *const edges = t->edges;
-    const Py_ssize_t n = t->len, m = t->edges_len;
-    Py_ssize_t nv = 0, i, deepest = 0, counter = 0, groups = 0, sp = 0, wsp = 0;
+    const edge_t *const aliases = t->aliases;
+    const Py_ssize_t n = t->len, m = t->edges_len, na = t->aliases_len;
+    Py_ssize_t nv = 0, nt = 0, i, deepest = 0, counter = 0, groups = 0, sp = 0, wsp = 0;
     int32_t *vertex = NULL, *to = NULL, *order = NULL, *low = NULL, *group = NULL;
-    int32_t *stack = NULL, *work = NULL;
-    Py_ssize_t *first = NULL, *cursor = NULL, *workpos = NULL;
+    int32_t *stack = NULL, *work = NULL, *a_to = NULL, *seen = NULL, *to2 = NULL;
+    Py_ssize_t *first = NULL, *cursor = NULL, *workpos = NULL, *a_first = NULL, *first2 = NULL;
+    Py_ssize_t *cursor2 = NULL;
     uint8_t *leaf = NULL, *weight = NULL;
     uint64_t *group_depth = NULL;
+    edge_t *extra = NULL;
+    Py_ssize_t extra_len = 0, extra_cap = 0;
     Py_ssize_t result = -1;
 
 #define ALLOC(ptr, count) (((ptr) = PyMem_Calloc((size_t)(count) + 1, sizeof(*(ptr)))) == NULL)
-    if (n >= INT32_MAX || ALLOC(vertex, n)) {
+#define EXTRA(from_, into_)                                                                \
+    do {                                                                                   \
+        if (extra_len >= extra_cap &&                                                      \
+            grow((void **)&extra, &extra_cap, extra_len + 1, PY_SSIZE_T_MAX,               \
+                 sizeof(edge_t)) < 0) {                                                    \
+            goto done;                                                                     \
+        }                                                                                  \
+        extra[extra_len].parent = (int32_t)(from_);                                        \
+        extra[extra_len++].child = (int32_t)(into_);                                       \
+    } while (0)
+    if (n >= INT32_MAX / 2 || na >= INT32_MAX / 4 || ALLOC(vertex, n)) {
         goto done;
     }
     for (i = 0; i < n; i++) {
         vertex[i] = -1;
     }
+    /* the vertices: every container that holds a node, and both ends of an aliased item */
     for (i = 0; i < m; i++) {
         if (vertex[edges[i].parent] < 0) {
             vertex[edges[i].parent] = (int32_t)nv++;
         }
     }
-    if (ALLOC(first, nv + 1) || ALLOC(cursor, nv + 1) || ALLOC(to, m) || ALLOC(leaf, nv) ||
-        ALLOC(weight, nv) || ALLOC(order, nv) || ALLOC(low, nv) || ALLOC(group, nv) ||
-        ALLOC(stack, nv) || ALLOC(work, nv) || ALLOC(workpos, nv) || ALLOC(group_depth, nv)) {
-        goto done;
+    for (i = 0; i < na; i++) {
+        if (vertex[aliases[i].parent] < 0) {
+            vertex[aliases[i].parent] = (int32_t)nv++;
+        }
+        if (vertex[aliases[i].child] < 0) {
+            vertex[aliases[i].child] = (int32_t)nv++;
+        }
+    }
+    /* room for two hubs per aliased target (at most one target per aliased item) */
+    {
+        const Py_ssize_t total = nv + 2 * na;
+
+        if (ALLOC(first, nv + 1) || ALLOC(cursor, nv + 1) || ALLOC(to, m) ||
+            ALLOC(leaf, total) || ALLOC(weight, total) || ALLOC(order, total) ||
+            ALLOC(low, total) || ALLOC(group, total) || ALLOC(stack, total) ||
+            ALLOC(work, total) || ALLOC(workpos, total) || ALLOC(group_depth, total)) {
+            goto done;
+        }
     }
     for (i = 0; i < n; i++) {
         if (vertex[i] >= 0) {
@@ -722,6 +779,104 @@ graph_depth(const tally_t *t)
 
         if (into >= 0) {
             to[cursor[from]++] = into;
+        }
+    }
+    if (na > 0) {
+        /* _nodes._alias_hubs: each aliased target gets a weightless hub that holds its aliased
+         * items and that everything the target reaches (through the edges above) holds, and
+         * a hub of a leaf's weight for the leaves among those */
+        Py_ssize_t budget = ALIAS_WALK_FLOOR + ALIAS_WALK_PER_EDGE * m, top;
+        int32_t target;
+
+        if (ALLOC(a_first, nv + 1) || ALLOC(a_to, na) || ALLOC(seen, nv)) {
+            goto done;
+        }
+        for (i = 0; i < na; i++) {
+            a_first[vertex[aliases[i].parent] + 1]++;
+        }
+        for (i = 0; i < nv; i++) {
+            a_first[i + 1] += a_first[i];
+            cursor[i] = a_first[i];
+            seen[i] = -1;
+        }
+        for (i = 0; i < na; i++) {
+            a_to[cursor[vertex[aliases[i].parent]]++] = vertex[aliases[i].child];
+        }
+        for (target = 0; target < nv; target++) {
+            const Py_ssize_t hub = nv + 2 * nt;
+
+            if (a_first[target + 1] == a_first[target]) {
+                continue;
+            }
+            nt++;
+            weight[hub] = 0;
+            weight[hub + 1] = (uint8_t)MAX_LEVELS;
+            for (i = a_first[target]; i < a_first[target + 1]; i++) {
+                EXTRA(hub, a_to[i]);
+            }
+            EXTRA(hub + 1, hub);
+            /* what the target reaches: a walk with `work` as its stack (free until Tarjan) */
+            seen[target] = target;
+            work[0] = target;
+            top = 1;
+            while (top > 0) {
+                const int32_t v = work[--top];
+                Py_ssize_t e;
+
+                EXTRA(v, hub);
+                if (leaf[v]) {
+                    EXTRA(v, hub + 1);
+                }
+                budget -= 1 + (first[v + 1] - first[v]);
+                if (budget < 0) {
+                    result = (Py_ssize_t)COST_CAP; /* it reaches too much to bound cheaply */
+                    goto done;
+                }
+                for (e = first[v]; e < first[v + 1]; e++) {
+                    if (seen[to[e]] != target) {
+                        seen[to[e]] = target;
+                        work[top++] = to[e];
+                    }
+                }
+            }
+        }
+        /* one adjacency of both: the edges above, then the hubs' */
+        {
+            const Py_ssize_t total = nv + 2 * nt;
+
+            if (ALLOC(first2, total + 1) || ALLOC(to2, m + extra_len) ||
+                ALLOC(cursor2, total + 1)) {
+                goto done;
+            }
+            for (i = 0; i < nv; i++) {
+                first2[i + 1] = first[i + 1] - first[i];
+            }
+            for (i = 0; i < extra_len; i++) {
+                first2[extra[i].parent + 1]++;
+            }
+            for (i = 0; i < total; i++) {
+                first2[i + 1] += first2[i];
+            }
+            for (i = 0; i < total; i++) {
+                cursor2[i] = first2[i];
+            }
+            for (i = 0; i < nv; i++) {
+                Py_ssize_t e;
+
+                for (e = first[i]; e < first[i + 1]; e++) {
+                    to2[cursor2[i]++] = to[e];
+                }
+            }
+            for (i = 0; i < extra_len; i++) {
+                to2[cursor2[extra[i].parent]++] = extra[i].child;
+            }
+            PyMem_Free(first);
+            PyMem_Free(to);
+            first = first2;
+            to = to2;
+            first2 = NULL;
+            to2 = NULL;
+            nv = total;
         }
     }
     for (i = 0; i < nv; i++) {
@@ -809,7 +964,15 @@ done:
     PyMem_Free(work);
     PyMem_Free(workpos);
     PyMem_Free(group_depth);
+    PyMem_Free(a_first);
+    PyMem_Free(a_to);
+    PyMem_Free(seen);
+    PyMem_Free(first2);
+    PyMem_Free(to2);
+    PyMem_Free(cursor2);
+    PyMem_Free(extra);
     return result;
+#undef EXTRA
 }
 
 /* Tally.insert: the batch goes into node `target` (not frozen). Returns 0, or -1 to bail: a
@@ -1035,7 +1198,7 @@ mark_mutated(const node_t *nodes, node_t *node, global_t *globals)
 /* A node goes into a call's value by APPEND(S), SETITEM(S) or ADDITEMS: unless its callee holds
  * its items itself (Python knows the names: _nodes.HOLDS_ITS_ITEMS), the item may have gone
  * into what the value holds (UserList.append), and Python's pass then runs (Tally.alias). */
-HOT void
+HOT int
 mark_filled(const node_t *node, global_t *globals, Py_ssize_t at)
 {
     if (node->df & N_RESULT) {
@@ -1043,7 +1206,24 @@ mark_filled(const node_t *node, global_t *globals, Py_ssize_t at)
         if (globals[node->a].first_filled_at < 0) {
             globals[node->a].first_filled_at = at;
         }
+        return !globals[node->a].iterates; /* what it holds may hold the items */
     }
+    return 0;
+}
+
+/* Tally.alias for the node items of a batch put into node `target`. -1 without memory. */
+static int
+alias_batch(tally_t *t, Py_ssize_t target, const batch_t *b)
+{
+    Py_ssize_t i;
+
+    FOR_SPECIAL(b, i)
+    {
+        if (add_alias(t, target, b->stack[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* walk() found the first error the Python pass raises, every opcode before it on the accepting
@@ -1273,11 +1453,12 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                         goto bail;                                                    \
                     }                                                                 \
                 }                                                                     \
-                else if (mark_filled(into_, g->items, p - buf),                                \
-                         op == 'e'                                                    \
-                             ? tally_insert(&tally, SYM_INDEX(target_), &(batch)) < 0 \
-                             : tally_insert_hash(&tally, SYM_INDEX(target_), &(batch),\
-                                                 op == 'u' ? 2 : 1) < 0) {            \
+                else if ((mark_filled(into_, g->items, p - buf) &&                    \
+                          alias_batch(&tally, SYM_INDEX(target_), &(batch)) < 0) ||   \
+                         (op == 'e'                                                   \
+                              ? tally_insert(&tally, SYM_INDEX(target_), &(batch)) < 0 \
+                              : tally_insert_hash(&tally, SYM_INDEX(target_), &(batch),\
+                                                  op == 'u' ? 2 : 1) < 0)) {          \
                     goto bail;                                                        \
                 }                                                                     \
             }                                                                         \
@@ -1630,10 +1811,11 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 node_t *const into = &tally.nodes[SYM_INDEX(value)];
 
                 mark_mutated(tally.nodes, into, g->items);
-                if (IS_NODE(stack[sp - 1])) {
-                    mark_filled(into, g->items, p - buf);
+                if (IS_NODE(stack[sp - 1]) && mark_filled(into, g->items, p - buf) &&
+                    add_alias(&tally, SYM_INDEX(value), stack[sp - 1]) < 0) {
+                    goto bail;
                 }
-                if (insert_one(&tally, into, stack[sp - 1]) < 0) {
+                if (insert_one(&tally, &tally.nodes[SYM_INDEX(value)], stack[sp - 1]) < 0) {
                     goto bail;
                 }
             }
@@ -1653,10 +1835,14 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
                 node_t *const into = &tally.nodes[SYM_INDEX(value)];
 
                 mark_mutated(tally.nodes, into, g->items);
-                if (IS_NODE(stack[sp - 2]) || IS_NODE(stack[sp - 1])) {
-                    mark_filled(into, g->items, p - buf);
+                if ((IS_NODE(stack[sp - 2]) || IS_NODE(stack[sp - 1])) &&
+                    mark_filled(into, g->items, p - buf) &&
+                    (add_alias(&tally, SYM_INDEX(value), stack[sp - 2]) < 0 ||
+                     add_alias(&tally, SYM_INDEX(value), stack[sp - 1]) < 0)) {
+                    goto bail;
                 }
-                if (insert_pair(&tally, into, stack[sp - 2], stack[sp - 1]) < 0) {
+                if (insert_pair(&tally, &tally.nodes[SYM_INDEX(value)], stack[sp - 2],
+                                stack[sp - 1]) < 0) {
                     goto bail;
                 }
             }
@@ -2053,6 +2239,7 @@ bail:
     PyMem_Free(memo);
     PyMem_Free(tally.nodes);
     PyMem_Free(tally.edges);
+    PyMem_Free(tally.aliases);
     return accepted;
 
 #undef RUNOUT

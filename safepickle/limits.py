@@ -63,8 +63,7 @@ class Limits:
     max_hash_collisions: int = 64
     #: bytes of a stream that uses something only the pure-Python verifier handles (protocol
     #: 0-1 text opcodes, Python 2 strings in an encoding other than ASCII, Latin-1 or
-    #: ``bytes``, calls of ``range``, the ``getattr`` shape of nested
-    #: classes, values put into a call's value that may hold them elsewhere, ints of more than
+    #: ``bytes``, calls of ``range``, the ``getattr`` shape of nested classes, ints of more than
     #: 256 bytes, memo indexes far past the memo: ``docs/threat-model.md``), counted from its
     #: start. That pass takes up to a few microseconds a byte (a dense stream of new
     #: containers), where the compiled one takes a few nanoseconds: this bounds it to about a

@@ -1231,13 +1231,14 @@ def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) 
     if target.owner is not None and not target.done:
         _mark_mutated(target)
     count = len(items)
+    owner = target.owner
     if (
-        target.owner is not None
+        owner is not None
         and not target.frozen
-        and target.owner.ref.dotted not in HOLDS_ITS_ITEMS
+        and (owner.ref.dotted in HOLDS_ITS_ITEMS) != _holds_as_written(*owner.key)
         and _fills(items, op)
     ):
-        tally.slow_path(f"values put into what {target.owner.ref.dotted}() returned", pos)
+        tally.slow_path(_filled(owner.ref.dotted), pos)
     if items.count(_DATA) != count and not SPECIAL.isdisjoint(map(type, items)):
         tally.insert(target, items, pos)
         if target.owner is not None and target.owner.ref.dotted not in HOLDS_ITS_ITEMS:
@@ -1257,6 +1258,21 @@ def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) 
     tally.hash_work += count if op == 0x90 else count >> 1  # ADDITEMS: every item, else keys
     if tally.hash_work > tally.max_hash_work:
         tally.hash_keys((), pos)  # raises, with the limit's message
+
+
+#: _speedups.c's COLLECTIONS_HOLDERS and BUILTINS_HOLDERS: HOLDS_ITS_ITEMS by the names as written
+_HOLDERS_AS_WRITTEN = {
+    "collections": frozenset({"OrderedDict", "defaultdict", "deque", "Counter"}),
+    "builtins": frozenset({"list", "dict", "set", "frozenset"}),
+    "__builtin__": frozenset({"list", "dict", "set", "frozenset"}),
+}
+
+
+def _holds_as_written(module: object, name: object = None) -> bool:
+    """Whether the compiled pass takes a callee spelled ``module.name`` for one of
+    HOLDS_ITS_ITEMS (it knows no canonical names; a getattr global's key is no pair of str)."""
+    found = _HOLDERS_AS_WRITTEN.get(module) if isinstance(module, str) else None
+    return found is not None and name in found
 
 
 def _fills(items: list[_Sym], op: int) -> bool:
@@ -1680,7 +1696,8 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
                 misused = (call_at, 0, call_op)  # getattr called other than by its shape
         if dotted in LEVELS_PER_NESTING and f"{module}.{name}" != dotted:
             slow.append((offset, 0, _respelled(dotted, module, name)))
-        if mutated & _FILLED and dotted not in HOLDS_ITS_ITEMS:
+        if mutated & _FILLED and (dotted in HOLDS_ITS_ITEMS) != _holds_as_written(module, name):
+            # the compiled pass aliased the items by the name as written, Python by this one
             slow.append((filled_at, 0, _filled(dotted)))
     # The Python pass stops at the first error, or at the first thing only it handles when
     # that is past max_slow_path_bytes; short of that, it decides (as far as that limit).

@@ -114,7 +114,6 @@ SLOW: list[tuple[str, bytes]] = [
     ("INST", b"(i__builtin__\nlist\n"),
     ("a call of range", b"\x8c\x08builtins\x8c\x05range\x93K\x05\x85R"),
     ("a global and a str", b"\x8c\x08builtins\x8c\x03int\x93\x8c\x04real\x86"),
-    ("an item put into a UserList", b"\x8c\x0bcollections\x8c\x08UserList\x93)R]a"),
     ("a memo index far past the memo", b"Nr\x00\x00\x10\x00"),
     ("an int of 300 bytes", b"\x8b" + struct.pack("<I", 300) + b"\x01" * 300),
 ]
