@@ -207,7 +207,7 @@ class Tally:
         #: items BUILD copies from a state into an instance
         self.build_items = 0
         #: the first thing in the stream that only the pure-Python verifier handles (what, and
-        #: its offset), or None: then the stream may have at most max_slow_path_opcodes opcodes
+        #: its offset), or None: then the stream may be at most max_slow_path_bytes long
         self.slow: tuple[str, int] | None = None
         #: Limits.max_slow_path_bytes, and where such a stream must have ended (its start plus
         #: that): both set by the verifier
@@ -377,15 +377,18 @@ class Tally:
                     self.unknown_keys += 1
         self.hash_work += work
         if self.hash_work > self.max_hash_work:
-            raise LimitExceeded.of(
-                "max_hash_work", self.max_hash_work, "the values hashed as keys, unfolded,", pos
-            )
+            raise hash_work_limit(self.max_hash_work, pos)
 
     def build(self, target: Node, state: object, pos: int) -> None:
         """BUILD: ``state`` goes into ``target``, and its items are copied into the instance."""
         if state.__class__ is Node:
             self.build_items += state.items
         self.insert(target, (state,), pos)
+
+
+def hash_work_limit(maximum: int, pos: int) -> LimitExceeded:
+    """Hashing past ``max_hash_work``, at the opcode at ``pos``."""
+    return LimitExceeded.of("max_hash_work", maximum, "the values hashed as keys, unfolded,", pos)
 
 
 def graph_depth(

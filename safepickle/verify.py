@@ -40,6 +40,7 @@ from ._nodes import (
     LEVELS_PER_NESTING,
     SPECIAL,
     Tally,
+    hash_work_limit,
 )
 from ._nodes import Node as _Node
 from .decision import GlobalRef
@@ -384,7 +385,7 @@ class _State:
             ref = canonical_ref(module, name, self.protocol, self.fix_imports)
             if ref.dotted in LEVELS_PER_NESTING and f"{module}.{name}" != ref.dotted:
                 # the compiled pass weighs a defaultdict's levels by the name as written
-                self.tally.slow_path(f"{ref.dotted} spelled {module}.{name}", offset)
+                self.tally.slow_path(_respelled(ref.dotted, module, name), offset)
             found = self.globals[key] = _Global(key, ref, offset, opcode)
         found.pushes += 1
         return found
@@ -923,7 +924,7 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                                 and args.parent is not None
                                 and (args.parent.is_range or args.parent.is_getattr)
                             ):
-                                _slow_call(func, args, tally, pos)
+                                _slow_call(func, tally, pos)
                             if args.__class__ is Node and args.parent is not None:
                                 stack[-1] = _call_with_class(func, args, st, pos)
                             elif func.is_getattr:
@@ -939,7 +940,7 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                             if cls.__class__ is not _Global or cls.is_getattr:
                                 raise _calls_non_global(op, pos)
                             if cls.is_range:
-                                tally.slow_path("a call of builtins.range", pos)
+                                tally.slow_path(_RANGE_CALL, pos)
                             if args is _RANGE_ARGS or (
                                 args.__class__ is Node
                                 and args.parent is not None
@@ -978,7 +979,7 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
                         raise _invalid(op, pos, st.start)
                 if ops >= next_check:  # runs add many opcodes at once: compare, do not mask
                     next_check = ops + 0x4000
-                    _periodic(st, pos, n, ops, len(memo))
+                    _periodic(st, pos, n, ops)
             break  # STOP
         except (IndexError, struct.error, TruncatedPickle) as exc:
             if seg_end < min(n, len(d)):  # in a frame
@@ -1001,7 +1002,7 @@ def _loop(d: bytes, frame: _FrameViews, pos: int, n: int, st: _State) -> tuple[i
             if op not in _ARGLEN or kinds[op] == _PUSH or pos + _ARGLEN[op] >= min(n, len(d)):
                 raise _truncated(n) from None
             raise _underflow(op, pos) from None
-    _periodic(st, pos, n, ops, len(memo))
+    _periodic(st, pos, n, ops)
     st.memo_size = (len(memo), max(len(memo), max(memo, default=-1) + 1))
     return max(pos + 1, st.frame_end), ops
 
@@ -1036,20 +1037,18 @@ def _frame_misplaced(pos: int) -> MalformedPickle:
     return _malformed("FRAME before the end of the current frame", pos)
 
 
-def _periodic(st: _State, pos: int, n: int, ops: int, memo_size: int) -> None:
+def _periodic(st: _State, pos: int, n: int, ops: int) -> None:
     """Limits checked every few thousand opcodes and at STOP: each can grow by at most one an
     opcode, so checking in batches bounds them just as well and keeps the hot loop lean.
 
-    (The stack's depth is checked at every push instead, so that it is refused at the opcode
-    that pushes one value too many, wherever that is: the compiled pass refuses it there too.)"""
+    (The stack's depth is checked at every push instead, and the memo at every write, so that
+    each is refused at the opcode that goes one too far: the compiled pass refuses it there.)"""
     limits = st.limits
     if pos >= n:
         raise _truncated(n)
     if ops > limits.max_opcodes:
         raise _limit("max_opcodes", limits.max_opcodes, "the opcode count", pos)
     st.tally.check_slow(pos)
-    if memo_size > limits.max_memo_entries:
-        raise _limit("max_memo_entries", limits.max_memo_entries, "the memo", pos)
 
 
 def _stack_full(maximum: int, pos: int) -> LimitExceeded:
@@ -1241,7 +1240,7 @@ def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) 
         tally.slow_path(_filled(owner.ref.dotted), pos)
     if items.count(_DATA) != count and not SPECIAL.isdisjoint(map(type, items)):
         tally.insert(target, items, pos)
-        if target.owner is not None and target.owner.ref.dotted not in HOLDS_ITS_ITEMS:
+        if owner is not None and owner.ref.dotted not in HOLDS_ITS_ITEMS:
             tally.alias(target, items)  # UserList.append: the items go into its data
         if op not in (0x61, 0x65) and not target.frozen:  # APPEND(S): nothing is hashed
             tally.hash_keys(items if op == 0x90 else items[0::2], pos)
@@ -1257,7 +1256,7 @@ def _changed(target: _Node, items: list[_Sym], op: int, tally: Tally, pos: int) 
         return
     tally.hash_work += count if op == 0x90 else count >> 1  # ADDITEMS: every item, else keys
     if tally.hash_work > tally.max_hash_work:
-        tally.hash_keys((), pos)  # raises, with the limit's message
+        raise hash_work_limit(tally.max_hash_work, pos)
 
 
 #: _speedups.c's COLLECTIONS_HOLDERS and BUILTINS_HOLDERS: HOLDS_ITS_ITEMS by the names as written
@@ -1276,18 +1275,18 @@ def _holds_as_written(module: object, name: object = None) -> bool:
 
 
 def _fills(items: list[_Sym], op: int) -> bool:
-    """Whether APPEND(S), SETITEM(S) or ADDITEMS put something into a call's value that may end
-    up in what it holds (the compiled pass leaves that to the Python pass: mark_filled in
-    _speedups.c): a node by APPEND or SETITEM, a node or an int with a chosen hash in a batch."""
+    """Whether APPEND(S), SETITEM(S) or ADDITEMS put what the compiled pass counts as filling
+    a call's value (mark_filled in _speedups.c): a node by APPEND or SETITEM, a node or an int
+    with a chosen hash in a batch."""
     if op in (0x61, 0x73):
         return any(item.__class__ is _Node for item in items)
     return not SPECIAL.isdisjoint(map(type, items))
 
 
-def _slow_call(func: _Global, args: object, tally: Tally, pos: int) -> None:
+def _slow_call(func: _Global, tally: Tally, pos: int) -> None:
     """REDUCE calls range, or passes range or getattr first in its arguments (copyreg's
     constructors then make a range): only the Python pass tracks ranges and getattr."""
-    tally.slow_path("a call of builtins.range" if func.is_range else _PASSED_FIRST, pos)
+    tally.slow_path(_RANGE_CALL if func.is_range else _PASSED_FIRST, pos)
 
 
 def _class_args(d: bytes, items: list[_Sym], st: _State, pos: int) -> _Node:
@@ -1476,7 +1475,7 @@ def _rare(
         if cls.__class__ is not _Global or cls.is_getattr:
             raise _calls_non_global(op, pos)
         if cls.is_range:
-            st.tally.slow_path("a call of builtins.range", pos)
+            st.tally.slow_path(_RANGE_CALL, pos)
         if _RANGE in items:
             _check_range_args(cls, op, pos)
         stack.append(_RANGE if cls.is_range else st.tally.call_with_items(cls, items[1:], pos))
@@ -1501,7 +1500,7 @@ def _rare(
         if callee.__class__ is not _Global or callee.is_getattr:
             raise _calls_non_global(op, pos)
         if callee.is_range:
-            st.tally.slow_path("a call of builtins.range", pos)
+            st.tally.slow_path(_RANGE_CALL, pos)
         if args is _RANGE_ARGS or (
             args.__class__ is _Node and args.parent is not None and args.has_range
         ):
@@ -1689,7 +1688,7 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         # first to a call, or had values put into what it returned.
         if called and (glob.is_range or glob.is_getattr):
             if glob.is_range and call_at >= 0:
-                slow.append((call_at, 0, "a call of builtins.range"))
+                slow.append((call_at, 0, _RANGE_CALL))
             if parent_at >= 0:
                 slow.append((parent_at, 1, _PASSED_FIRST))
             if glob.is_getattr and call_at >= 0 and (misused is None or call_at < misused[0]):
@@ -1738,18 +1737,17 @@ def _fast_run(d: bytes, start: int, n: int, st: _State) -> tuple[int, int] | Lit
         memo_entries,
         memo_slots,
         depth,
-        too_deep,
-        too_deep_at,
+        _,  # a value past max_depth while the walk went on: _first_error raised it
+        _,
     ) = counts
-    if too_deep:
-        raise tally.too_deep(too_deep, too_deep_at)
     if depth > limits.max_depth:
         raise tally.too_deep(depth, start)
     st.memo_size = (memo_entries, memo_slots)
     return end, opcodes
 
 
-#: what Tally.slow_path notes for range or getattr passed first to a call
+#: what Tally.slow_path notes for a call of range, and for range or getattr passed first to one
+_RANGE_CALL = "a call of builtins.range"
 _PASSED_FIRST = "range or getattr passed first to a call"
 
 
@@ -1839,11 +1837,7 @@ def _refusal(
     if kind == _R_STACK_GLOBAL_OPERANDS:
         return _stack_global_operands(at)
     if kind == _R_NAME_DECODE:
-        try:
-            _decode_str(d, arg, {})
-        except SafePickleError as exc:
-            return exc
-        raise AssertionError("the compiled pass could not decode a name Python decodes")
+        return _raised_by(_decode_str, d, arg, {})
     if kind == _R_NAME_NOT_UTF8:
         return _malformed(_NOT_UTF8, at)
     if kind == _R_MAX_GLOBALS:
@@ -1855,15 +1849,9 @@ def _refusal(
     if kind == _R_BINSTRING:  # the same decoding says why
         short = d[at] == 0x55
         size = d[at + 1] if short else int.from_bytes(d[at + 1 : at + 5], "little")
-        try:
-            _check_binstring(d, at + (2 if short else 5), size, st, at, len(d))
-        except SafePickleError as exc:
-            return exc
-        raise AssertionError("the compiled pass refused a Python 2 str Python decodes")
+        return _raised_by(_check_binstring, d, at + (2 if short else 5), size, st, at, len(d))
     if kind == _R_HASH_WORK:
-        return LimitExceeded.of(
-            "max_hash_work", limits.max_hash_work, "the values hashed as keys, unfolded,", at
-        )
+        return hash_work_limit(limits.max_hash_work, at)
     if kind == _R_STACK:
         return _stack_full(limits.max_stack_depth, at)
     if kind == _R_NESTING:
@@ -1893,6 +1881,15 @@ def _refusal(
     if kind == _R_NO_PERSISTENT_LOAD:
         return _no_persistent_load(arg, at)
     raise AssertionError(f"the compiled pass refused for an unknown reason {kind}")
+
+
+def _raised_by(check: Callable[..., object], *args: Any) -> SafePickleError:
+    """The error the Python pass's ``check(*args)`` raises where the compiled pass refused."""
+    try:
+        check(*args)
+    except SafePickleError as exc:
+        return exc
+    raise AssertionError(f"the compiled pass refused what {check.__name__} accepts")
 
 
 def _slow_what(kind: int, arg: int, d: bytes, at: int) -> str:
