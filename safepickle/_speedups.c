@@ -460,6 +460,20 @@ typedef struct {
     counts_t counts;
 } outcome_t;
 
+/* What walk() returns for the first error it found, `kind` at offset `at` (see R_NONE); the
+ * counts so far go out too: a value nested too deep before it is refused first. */
+static void
+refusal(outcome_t *out, int kind, Py_ssize_t at, long long arg, int protocol,
+        const counts_t *counts)
+{
+    out->refusal = kind;
+    out->refused_at = at;
+    out->refusal_arg = arg;
+    out->end = -1;
+    out->protocol = protocol;
+    out->counts = *counts;
+}
+
 /* One (container, contained node) pair: Tally.parents and Tally.children. */
 typedef struct {
     int32_t parent;
@@ -1287,20 +1301,24 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
         goto bail;                                   \
     } while (0)
 /* The first error the Python pass raises is here (see R_NONE...): refuse, unless more opcodes
- * than max_opcodes came first (Python may have said so at one of its checks in batches). The
- * counts so far go out too: a value nested too deep before this is refused first. */
-#define REFUSE(kind, arg)                                  \
-    do {                                                   \
-        if (ops <= max_opcodes) {                          \
-            out->refusal = (kind);                         \
-            out->refused_at = p - buf;                     \
-            out->refusal_arg = (long long)(arg);           \
-            out->end = -1;                                 \
-            out->protocol = protocol;                      \
-            out->counts = tally.counts;                    \
-            accepted = REFUSED;                            \
-        }                                                  \
-        goto bail;                                         \
+ * than max_opcodes came first (Python may have said so at one of its checks in batches). */
+#define REFUSE(kind, arg)                                                             \
+    do {                                                                              \
+        if (ops <= max_opcodes) {                                                     \
+            refusal(out, (kind), p - buf, (long long)(arg), protocol, &tally.counts); \
+            accepted = REFUSED;                                                       \
+        }                                                                             \
+        goto bail;                                                                    \
+    } while (0)
+/* A global's name did not decode (or, for a str constant, is too long to be one: no error
+ * set then): refused as `kind`, as the Python pass refuses it; bail when out of memory. */
+#define NAME_REFUSED(kind, arg)                                                       \
+    do {                                                                              \
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {  \
+            PyErr_Clear();                                                            \
+            REFUSE((kind), (arg));                                                    \
+        }                                                                             \
+        goto bail;                                                                    \
     } while (0)
 /* The opcode has `k` bytes of argument, and they are in the input (and its frame). */
 #define NEED(k)                         \
@@ -2061,20 +2079,12 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             }
             module_str = PyUnicode_DecodeUTF8((const char *)module, name - 1 - module, NULL);
             if (module_str == NULL) {
-                if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                    PyErr_Clear();
-                    REFUSE(R_NAME_NOT_UTF8, 0);
-                }
-                goto bail;
+                NAME_REFUSED(R_NAME_NOT_UTF8, 0);
             }
             name_str = PyUnicode_DecodeUTF8((const char *)name, nl - name, NULL);
             if (name_str == NULL) {
                 Py_DECREF(module_str);
-                if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                    PyErr_Clear();
-                    REFUSE(R_NAME_NOT_UTF8, 0);
-                }
-                goto bail;
+                NAME_REFUSED(R_NAME_NOT_UTF8, 0);
             }
             found = make_global(g, module_str, name_str, p - buf, "GLOBAL",
                                 limits->max_globals, limits->max_name, limits->name_budget);
@@ -2102,20 +2112,12 @@ walk(const unsigned char *buf, Py_ssize_t start, Py_ssize_t n, const limits_t *l
             /* a str that is too long, or not UTF-8: Python's _decode_str says which */
             module_str = decode_str_at(buf, SYM_INDEX(stack[sp - 2]), limits->max_name);
             if (module_str == NULL) {
-                if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                    PyErr_Clear();
-                    REFUSE(R_NAME_DECODE, SYM_INDEX(stack[sp - 2]));
-                }
-                goto bail;
+                NAME_REFUSED(R_NAME_DECODE, SYM_INDEX(stack[sp - 2]));
             }
             name_str = decode_str_at(buf, SYM_INDEX(stack[sp - 1]), limits->max_name);
             if (name_str == NULL) {
                 Py_DECREF(module_str);
-                if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                    PyErr_Clear();
-                    REFUSE(R_NAME_DECODE, SYM_INDEX(stack[sp - 1]));
-                }
-                goto bail;
+                NAME_REFUSED(R_NAME_DECODE, SYM_INDEX(stack[sp - 1]));
             }
             found = make_global(g, module_str, name_str, p - buf, "STACK_GLOBAL",
                                 limits->max_globals, limits->max_name, limits->name_budget);
@@ -2225,12 +2227,7 @@ bail:
              ops <= max_opcodes) {
         /* a tally function stopped on hashing past max_hash_work (Tally.hash_keys), which
          * is the first error: the walk stops at every other one */
-        out->refusal = R_HASH_WORK;
-        out->refused_at = p - buf;
-        out->refusal_arg = 0;
-        out->end = -1;
-        out->protocol = protocol;
-        out->counts = tally.counts;
+        refusal(out, R_HASH_WORK, p - buf, 0, protocol, &tally.counts);
         accepted = REFUSED;
     }
     PyMem_Free(stack);
@@ -2243,6 +2240,9 @@ bail:
     return accepted;
 
 #undef RUNOUT
+#undef REFUSE
+#undef NAME_REFUSED
+#undef SLOW
 #undef NEED
 #undef NEED_PAYLOAD
 #undef SEGMENT
